@@ -1,0 +1,185 @@
+//! The vision pipeline: decode → detect (YuNet) → align → embed (SFace).
+//!
+//! Models are imported once from the weights that `scripts/fetch-models.sh`
+//! exports (`*.safetensors`) into burn records (`*.bpk`) under the models
+//! directory, and loaded from those records at start.
+
+pub mod align;
+pub mod device;
+mod error;
+pub mod layers;
+pub mod picture;
+pub mod sface;
+pub mod weights;
+pub mod yunet;
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::prelude::Device;
+use image::RgbImage;
+use serde::Serialize;
+
+pub use align::{AlignedFace, align};
+pub use device::Backend;
+pub use error::{FaceError, ImageError, ModelError};
+pub use sface::{DEFAULT_COSINE_THRESHOLD, Embedder, Embedding, SFace};
+pub use yunet::{Detection, Detector, DetectorConfig, YuNet};
+
+use layers::Skeleton;
+use weights::Weights;
+
+/// The model files in a models directory.
+#[derive(Debug, Clone)]
+pub struct ModelPaths {
+    dir: PathBuf,
+}
+
+impl ModelPaths {
+    /// Models under `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The models directory: `$FACEGATE_MODELS`, else `models/` in the current
+    /// directory, else `/usr/share/facegate/models`.
+    pub fn default_dir() -> PathBuf {
+        if let Some(dir) = std::env::var_os("FACEGATE_MODELS") {
+            return dir.into();
+        }
+        let local = PathBuf::from("models");
+        if local.join("yunet.bpk").exists() {
+            return local;
+        }
+        let installed = PathBuf::from("/usr/share/facegate/models");
+        if installed.exists() { installed } else { local }
+    }
+
+    /// `{dir}/{name}.{ext}`.
+    pub fn file(&self, name: &str, ext: &str) -> PathBuf {
+        self.dir.join(format!("{name}.{ext}"))
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Imports both exported models into burn records; returns the written paths.
+pub fn import_models(paths: &ModelPaths, device: &Device) -> Result<Vec<PathBuf>, ModelError> {
+    let mut yunet = yunet::loader::Import(Weights::open(&paths.file("yunet", "safetensors"))?);
+    let detector = YuNet::build(&mut yunet, device)?;
+    yunet.0.finish()?;
+    let mut sface = sface::loader::Import(Weights::open(&paths.file("sface", "safetensors"))?);
+    sface.check_input_norm()?;
+    let embedder = SFace::build(&mut sface, device)?;
+    sface.0.finish()?;
+    let out = vec![paths.file("yunet", "bpk"), paths.file("sface", "bpk")];
+    save(detector, &out[0])?;
+    save(embedder, &out[1])?;
+    Ok(out)
+}
+
+fn save<M: Module>(module: M, path: &Path) -> Result<(), ModelError> {
+    // Write beside, then rename: a crash never leaves a half-written record.
+    let tmp = path.with_extension("bpk.tmp");
+    module.save_file(&tmp).map_err(|e| ModelError::Record {
+        path: tmp.clone(),
+        msg: e.to_string(),
+    })?;
+    std::fs::rename(&tmp, path).map_err(|e| ModelError::io(path, e))
+}
+
+fn load<M: Module>(skeleton: M, path: &Path) -> Result<M, ModelError> {
+    if !path.exists() {
+        return Err(ModelError::Record {
+            path: path.to_path_buf(),
+            msg: "model file not found".into(),
+        });
+    }
+    skeleton
+        .try_load_file(path)
+        .map_err(|e| ModelError::Record {
+            path: path.to_path_buf(),
+            msg: e.to_string(),
+        })
+}
+
+/// A face found in an image, aligned and embedded.
+#[derive(Debug, Clone, Serialize)]
+pub struct Face {
+    /// Where it is.
+    pub detection: Detection,
+    /// Its embedding.
+    pub embedding: Embedding,
+}
+
+/// Detector and embedder, loaded together.
+#[derive(Debug)]
+pub struct Vision {
+    /// Face detector.
+    pub detector: Detector,
+    /// Face embedder.
+    pub embedder: Embedder,
+}
+
+impl Vision {
+    /// Loads both models from `paths` onto `backend`.
+    pub fn load(
+        paths: &ModelPaths,
+        backend: Backend,
+        config: DetectorConfig,
+    ) -> Result<Self, ModelError> {
+        let device = backend.device()?;
+        let yunet = load(
+            YuNet::build(&mut Skeleton, &device)?,
+            &paths.file("yunet", "bpk"),
+        )?;
+        let sface = load(
+            SFace::build(&mut Skeleton, &device)?,
+            &paths.file("sface", "bpk"),
+        )?;
+        Ok(Self {
+            detector: Detector::new(yunet, device.clone(), config),
+            embedder: Embedder::new(sface, device),
+        })
+    }
+
+    /// Detects, aligns and embeds every face (best detector score first).
+    pub fn faces(&self, img: &RgbImage) -> Vec<Face> {
+        let detections = self.detector.detect(img);
+        let (kept, crops): (Vec<_>, Vec<_>) = detections
+            .into_iter()
+            .filter_map(|d| align(img, &d.landmarks).map(|c| (d, c)))
+            .unzip();
+        kept.into_iter()
+            .zip(self.embedder.embed(&crops))
+            .map(|(detection, embedding)| Face {
+                detection,
+                embedding,
+            })
+            .collect()
+    }
+
+    /// The largest face, aligned and embedded; `name` labels the error.
+    pub fn largest_face(&self, img: &RgbImage, name: &str) -> Result<Face, FaceError> {
+        let detection = self
+            .detector
+            .detect(img)
+            .into_iter()
+            .max_by(|a, b| a.area().total_cmp(&b.area()))
+            .ok_or_else(|| FaceError::NoFace(name.to_string()))?;
+        let crop =
+            align(img, &detection.landmarks).ok_or_else(|| FaceError::NoFace(name.to_string()))?;
+        let embedding = self
+            .embedder
+            .embed(std::slice::from_ref(&crop))
+            .pop()
+            .ok_or_else(|| FaceError::NoFace(name.to_string()))?;
+        Ok(Face {
+            detection,
+            embedding,
+        })
+    }
+}

@@ -1,0 +1,280 @@
+//! Face detection with YuNet: preprocessing, the network, box decoding and NMS.
+
+pub mod loader;
+pub mod model;
+
+use burn::prelude::*;
+use image::RgbImage;
+use image::imageops::FilterType;
+use serde::{Deserialize, Serialize};
+
+pub use model::YuNet;
+use model::{HEAD_CHANNELS, STRIDES};
+
+/// Detector settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectorConfig {
+    /// Largest network input width; images are scaled down to fit (never up).
+    pub input_width: u32,
+    /// Largest network input height.
+    pub input_height: u32,
+    /// Minimum face score, `sqrt(class * objectness)`.
+    pub score_threshold: f32,
+    /// IoU above which the lower-scoring of two boxes is dropped.
+    pub nms_threshold: f32,
+    /// Candidates kept before NMS, best first.
+    pub top_k: usize,
+    /// Faces narrower than this (pixels, in the original image) are dropped.
+    pub min_face_size: f32,
+}
+
+impl Default for DetectorConfig {
+    /// OpenCV Zoo's YuNet defaults (score 0.9, NMS 0.3, top-K 5000) at 640×480.
+    fn default() -> Self {
+        Self {
+            input_width: 640,
+            input_height: 480,
+            score_threshold: 0.9,
+            nms_threshold: 0.3,
+            top_k: 5000,
+            min_face_size: 0.0,
+        }
+    }
+}
+
+/// A detected face in original image coordinates.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Detection {
+    /// Box `[x, y, width, height]`.
+    pub bbox: [f32; 4],
+    /// Right eye, left eye, nose tip, right and left mouth corners.
+    pub landmarks: [[f32; 2]; 5],
+    /// Score in 0..1.
+    pub score: f32,
+}
+
+impl Detection {
+    /// Box area in pixels².
+    pub fn area(&self) -> f32 {
+        self.bbox[2].max(0.0) * self.bbox[3].max(0.0)
+    }
+
+    /// Distance between the eye centres in pixels.
+    pub fn eye_distance(&self) -> f32 {
+        let [r, l] = [self.landmarks[0], self.landmarks[1]];
+        ((r[0] - l[0]).powi(2) + (r[1] - l[1]).powi(2)).sqrt()
+    }
+}
+
+/// The network input for one image: BGR planes, padded to multiples of 32.
+#[derive(Debug, Clone)]
+pub struct DetectorInput {
+    /// `[3, height, width]`, BGR, 0–255.
+    pub bgr: Vec<f32>,
+    /// Padded width (multiple of 32).
+    pub width: usize,
+    /// Padded height (multiple of 32).
+    pub height: usize,
+    /// Original pixels per network pixel.
+    pub scale: f32,
+}
+
+impl DetectorInput {
+    /// Scales `img` to fit `config`'s input size (down only) and pads it with
+    /// zeros on the right and bottom to multiples of 32.
+    pub fn new(img: &RgbImage, config: &DetectorConfig) -> Self {
+        let (w, h) = (img.width().max(1), img.height().max(1));
+        let fit = (config.input_width as f32 / w as f32)
+            .min(config.input_height as f32 / h as f32)
+            .min(1.0);
+        let resized;
+        let src = if fit < 1.0 {
+            let nw = ((w as f32 * fit).round() as u32).max(1);
+            let nh = ((h as f32 * fit).round() as u32).max(1);
+            resized = image::imageops::resize(img, nw, nh, FilterType::Triangle);
+            &resized
+        } else {
+            img
+        };
+        let (sw, sh) = (src.width() as usize, src.height() as usize);
+        let width = sw.div_ceil(32) * 32;
+        let height = sh.div_ceil(32) * 32;
+        let plane = width * height;
+        let mut bgr = vec![0.0f32; 3 * plane];
+        for (y, row) in src.as_raw().chunks_exact(sw * 3).enumerate() {
+            for (x, px) in row.chunks_exact(3).enumerate() {
+                let i = y * width + x;
+                bgr[i] = f32::from(px[2]);
+                bgr[plane + i] = f32::from(px[1]);
+                bgr[2 * plane + i] = f32::from(px[0]);
+            }
+        }
+        Self {
+            bgr,
+            width,
+            height,
+            // Exact ratio of the two sizes, as the coordinates were rounded.
+            scale: w as f32 / sw as f32,
+        }
+    }
+}
+
+/// YuNet on a burn device.
+#[derive(Debug)]
+pub struct Detector {
+    model: YuNet,
+    device: Device,
+    /// Settings used by [`Detector::detect`].
+    pub config: DetectorConfig,
+}
+
+impl Detector {
+    /// Wraps a loaded network.
+    pub fn new(model: YuNet, device: Device, config: DetectorConfig) -> Self {
+        Self {
+            model,
+            device,
+            config,
+        }
+    }
+
+    /// Detects faces, best score first.
+    pub fn detect(&self, img: &RgbImage) -> Vec<Detection> {
+        let input = DetectorInput::new(img, &self.config);
+        let maps = self.run(&input);
+        let mut faces = decode(&maps, &input, &self.config);
+        faces.retain(|f| f.bbox[2] >= self.config.min_face_size);
+        faces
+    }
+
+    /// Runs the network: one `[16, H/s, W/s]` map per stride, sigmoid applied to
+    /// the class and objectness channels.
+    pub fn run(&self, input: &DetectorInput) -> Vec<Vec<f32>> {
+        let x = Tensor::<4>::from_data(
+            TensorData::new(input.bgr.clone(), [1, 3, input.height, input.width]),
+            &self.device,
+        );
+        self.model
+            .forward(x)
+            .into_iter()
+            .map(|t| {
+                let mut v = t.into_data().try_into_vec::<f32>().unwrap_or_default();
+                let cells = v.len() / HEAD_CHANNELS;
+                for x in &mut v[..2 * cells] {
+                    *x = 1.0 / (1.0 + (-*x).exp());
+                }
+                v
+            })
+            .collect()
+    }
+}
+
+/// Decodes the per-stride maps into faces (OpenCV's `FaceDetectorYN`
+/// post-processing), then applies NMS and maps back to original coordinates.
+pub fn decode(maps: &[Vec<f32>], input: &DetectorInput, config: &DetectorConfig) -> Vec<Detection> {
+    let mut faces = Vec::new();
+    for (map, &stride) in maps.iter().zip(&STRIDES) {
+        let (cols, rows) = (input.width / stride, input.height / stride);
+        let cells = cols * rows;
+        if map.len() != HEAD_CHANNELS * cells {
+            continue;
+        }
+        let ch = |c: usize, i: usize| map[c * cells + i];
+        let s = stride as f32;
+        for r in 0..rows {
+            for c in 0..cols {
+                let i = r * cols + c;
+                let score = (ch(0, i).clamp(0.0, 1.0) * ch(1, i).clamp(0.0, 1.0)).sqrt();
+                if score < config.score_threshold {
+                    continue;
+                }
+                let (cx, cy) = ((c as f32 + ch(2, i)) * s, (r as f32 + ch(3, i)) * s);
+                let (w, h) = (ch(4, i).exp() * s, ch(5, i).exp() * s);
+                let mut landmarks = [[0.0; 2]; 5];
+                for (k, lm) in landmarks.iter_mut().enumerate() {
+                    *lm = [
+                        (ch(6 + 2 * k, i) + c as f32) * s,
+                        (ch(7 + 2 * k, i) + r as f32) * s,
+                    ];
+                }
+                faces.push(Detection {
+                    bbox: [cx - w / 2.0, cy - h / 2.0, w, h],
+                    landmarks,
+                    score,
+                });
+            }
+        }
+    }
+    let mut kept = nms(faces, config.nms_threshold, config.top_k);
+    for f in &mut kept {
+        f.bbox.iter_mut().for_each(|v| *v *= input.scale);
+        f.landmarks
+            .iter_mut()
+            .flatten()
+            .for_each(|v| *v *= input.scale);
+    }
+    kept
+}
+
+/// Greedy non-maximum suppression, best score first.
+pub fn nms(mut faces: Vec<Detection>, iou_threshold: f32, top_k: usize) -> Vec<Detection> {
+    faces.sort_by(|a, b| b.score.total_cmp(&a.score));
+    faces.truncate(top_k);
+    let mut kept: Vec<Detection> = Vec::new();
+    for f in faces {
+        if kept.iter().all(|k| iou(&k.bbox, &f.bbox) <= iou_threshold) {
+            kept.push(f);
+        }
+    }
+    kept
+}
+
+/// Intersection over union of two `[x, y, w, h]` boxes.
+pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let ix = (a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0]);
+    let iy = (a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1]);
+    let inter = ix.max(0.0) * iy.max(0.0);
+    let union = a[2] * a[3] + b[2] * b[3] - inter;
+    if union > 0.0 { inter / union } else { 0.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face(x: f32, score: f32) -> Detection {
+        Detection {
+            bbox: [x, 0.0, 10.0, 10.0],
+            landmarks: [[0.0; 2]; 5],
+            score,
+        }
+    }
+
+    #[test]
+    fn nms_keeps_best_of_overlapping_boxes() {
+        let kept = nms(
+            vec![face(0.0, 0.8), face(1.0, 0.95), face(50.0, 0.9)],
+            0.3,
+            10,
+        );
+        let scores: Vec<f32> = kept.iter().map(|f| f.score).collect();
+        assert_eq!(scores, vec![0.95, 0.9]);
+    }
+
+    #[test]
+    fn iou_of_identical_and_disjoint_boxes() {
+        assert_eq!(iou(&[0.0, 0.0, 4.0, 4.0], &[0.0, 0.0, 4.0, 4.0]), 1.0);
+        assert_eq!(iou(&[0.0, 0.0, 4.0, 4.0], &[5.0, 5.0, 4.0, 4.0]), 0.0);
+        assert!((iou(&[0.0, 0.0, 4.0, 4.0], &[2.0, 0.0, 4.0, 4.0]) - 8.0 / 24.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn input_pads_to_multiples_of_32_and_scales_down_only() {
+        let cfg = DetectorConfig::default();
+        let small = DetectorInput::new(&RgbImage::new(150, 100), &cfg);
+        assert_eq!((small.width, small.height, small.scale), (160, 128, 1.0));
+        let big = DetectorInput::new(&RgbImage::new(1280, 960), &cfg);
+        assert_eq!((big.width, big.height, big.scale), (640, 480, 2.0));
+    }
+}
