@@ -1,0 +1,154 @@
+//! Accuracy smoke tests on the shared photo sets, with the default settings.
+
+mod common;
+
+use facegate::vision::yunet::iou;
+use facegate::vision::{Backend, DEFAULT_COSINE_THRESHOLD, DetectorConfig, Embedding, picture};
+
+fn embed_dir(vision: &facegate::vision::Vision, dir: &std::path::Path) -> Vec<(String, Embedding)> {
+    common::images_in(dir)
+        .iter()
+        .map(|p| {
+            let img = picture::load(p).expect("decode");
+            let face = vision
+                .largest_face(&img, &p.display().to_string())
+                .unwrap_or_else(|e| panic!("{e}"));
+            (p.display().to_string(), face.embedding)
+        })
+        .collect()
+}
+
+/// dlib's "johns": 5 people × 11 chips. Every chip must embed, and one
+/// threshold must separate the 275 genuine from the 1210 impostor pairs with at
+/// most one error.
+#[test]
+fn dlib_johns_pairs_separate() {
+    let vision = common::vision(Backend::default(), DetectorConfig::default());
+    let root = common::shared_data().join("dlib-johns");
+    let mut people: Vec<_> = std::fs::read_dir(&root)
+        .expect("dlib-johns")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    people.sort();
+    let mut chips = Vec::new();
+    for (id, dir) in people.iter().enumerate() {
+        chips.extend(embed_dir(&vision, dir).into_iter().map(|(_, e)| (id, e)));
+    }
+    assert_eq!(chips.len(), 55, "all 55 chips embed");
+    let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
+    for i in 0..chips.len() {
+        for j in i + 1..chips.len() {
+            let s = chips[i].1.cosine(&chips[j].1);
+            if chips[i].0 == chips[j].0 {
+                genuine.push(s);
+            } else {
+                impostor.push(s);
+            }
+        }
+    }
+    assert_eq!((genuine.len(), impostor.len()), (275, 1210));
+    // Errors at threshold t: genuine below t plus impostors at or above t.
+    let errors = |t: f32| {
+        genuine.iter().filter(|&&s| s < t).count() + impostor.iter().filter(|&&s| s >= t).count()
+    };
+    let (best_t, best) = genuine
+        .iter()
+        .chain(&impostor)
+        .map(|&t| (t, errors(t)))
+        .chain([(f32::INFINITY, errors(f32::INFINITY))])
+        .min_by_key(|&(_, e)| e)
+        .expect("pairs");
+    let at_default = errors(DEFAULT_COSINE_THRESHOLD);
+    println!(
+        "dlib-johns: {best} error(s) at best threshold {best_t:.3}; {at_default} at the default {DEFAULT_COSINE_THRESHOLD}; \
+         genuine min {:.3}, impostor max {:.3}",
+        genuine.iter().copied().fold(f32::INFINITY, f32::min),
+        impostor.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+    );
+    assert!(best <= 1, "{best} errors at the best threshold");
+}
+
+/// Portraits years apart: same people accepted, every other pair rejected, at
+/// the default threshold.
+#[test]
+fn id_photos_verify_at_default_threshold() {
+    let vision = common::vision(Backend::default(), DetectorConfig::default());
+    let faces = embed_dir(&vision, &common::shared_data().join("id-photos-wikimedia"));
+    assert_eq!(faces.len(), 6);
+    let person = |name: &str| {
+        let stem = std::path::Path::new(name)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("");
+        // person_a_1 -> person_a; impostor_1 -> impostor_1 (each their own).
+        if stem.starts_with("person_") {
+            stem[..8].to_string()
+        } else {
+            stem.to_string()
+        }
+    };
+    let mut checked = 0;
+    for i in 0..faces.len() {
+        for j in i + 1..faces.len() {
+            let (a, b) = (&faces[i], &faces[j]);
+            let s = a.1.cosine(&b.1);
+            let same = person(&a.0) == person(&b.0);
+            println!("{} ~ {}: {s:.3}", person(&a.0), person(&b.0));
+            if same {
+                assert!(
+                    s >= DEFAULT_COSINE_THRESHOLD,
+                    "{} ~ {} rejected ({s})",
+                    a.0,
+                    b.0
+                );
+            } else {
+                assert!(
+                    s < DEFAULT_COSINE_THRESHOLD,
+                    "{} ~ {} accepted ({s})",
+                    a.0,
+                    b.0
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 15);
+}
+
+/// Recall of the hand-labelled faces in dlib's `testing.xml` at IoU ≥ 0.5.
+#[test]
+fn detector_recall_on_dlib_faces() {
+    let vision = common::vision(Backend::default(), DetectorConfig::default());
+    let dir = common::shared_data().join("dlib-faces");
+    let xml = std::fs::read_to_string(dir.join("testing.xml")).expect("testing.xml");
+    let doc = roxmltree::Document::parse(&xml).expect("xml");
+    let (mut labelled, mut found) = (0, 0);
+    for image in doc.descendants().filter(|n| n.has_tag_name("image")) {
+        let file = image.attribute("file").expect("file");
+        let img = picture::load(&dir.join(file)).expect("decode");
+        let faces = vision.detector.detect(&img);
+        for b in image.children().filter(|n| n.has_tag_name("box")) {
+            if b.attribute("ignore") == Some("1") {
+                continue;
+            }
+            let v = |k: &str| {
+                b.attribute(k)
+                    .and_then(|s| s.parse::<f32>().ok())
+                    .expect("box attribute")
+            };
+            let truth = [v("left"), v("top"), v("width"), v("height")];
+            labelled += 1;
+            if faces.iter().any(|f| iou(&f.bbox, &truth) >= 0.5) {
+                found += 1;
+            }
+        }
+    }
+    let recall = found as f32 / labelled as f32;
+    println!(
+        "dlib-faces testing.xml: {found}/{labelled} faces found, recall {:.1} %",
+        100.0 * recall
+    );
+    assert!(labelled >= 20, "only {labelled} labelled faces");
+    assert!(recall >= 0.9, "recall {recall}");
+}
