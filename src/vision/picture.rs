@@ -29,9 +29,9 @@ pub fn limits() -> Limits {
 
 /// Reads and decodes an image file.
 pub fn load(path: &Path) -> Result<RgbImage, ImageError> {
-    let bytes = std::fs::read(path).map_err(|source| ImageError::Io {
+    let bytes = std::fs::read(path).map_err(|cause| ImageError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     decode(&bytes, &path.display().to_string())
 }
@@ -42,6 +42,12 @@ pub fn decode(bytes: &[u8], name: &str) -> Result<RgbImage, ImageError> {
         .with_guessed_format()
         .map_err(|e| decode_error(name, e))?;
     match reader.format() {
+        Some(ImageFormat::Jpeg) if !jpeg_is_complete(bytes) => {
+            return Err(decode_error(
+                name,
+                "truncated JPEG (no end-of-image marker)",
+            ));
+        }
         Some(ImageFormat::Jpeg | ImageFormat::Png) => {}
         _ => return Err(ImageError::NotAnImage(name.to_string())),
     }
@@ -61,6 +67,17 @@ pub fn decode(bytes: &[u8], name: &str) -> Result<RgbImage, ImageError> {
         img = img.resize_exact(nw, nh, image::imageops::FilterType::Triangle);
     }
     Ok(img.into_rgb8())
+}
+
+/// Whether a JPEG's last scan is followed by an end-of-image marker. The JPEG
+/// decoder fills a truncated scan with grey instead of failing; a cut-off
+/// upload or a half-copied USB file must be refused, not enrolled. (Byte
+/// stuffing keeps `FF D9` out of scan data, and an EXIF thumbnail's own markers
+/// come before the main image's scans.)
+pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    let end = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]);
+    matches!((last_scan, end), (Some(s), Some(e)) if e > s)
 }
 
 fn decode_error(name: &str, e: impl std::fmt::Display) -> ImageError {
