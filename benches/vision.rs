@@ -1,0 +1,129 @@
+//! Model speed beside onnxruntime, side by side in one run.
+//!
+//! `scripts/bench-vision.sh` runs this once per thread count. Each case (YuNet
+//! at 320×240 and 640×480, SFace on one face) is timed on every compiled-in burn
+//! backend and with onnxruntime (`scripts/bench_onnxruntime.py`, the original
+//! int8bq ONNX files) on the very same input tensors, in alternating rounds; the
+//! best round median of each is reported with the ratio burn / onnxruntime.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use facegate::vision::yunet::DetectorInput;
+use facegate::vision::{Backend, DetectorConfig, ModelPaths, Vision, align, picture};
+use image::imageops::FilterType;
+
+const ROUNDS: usize = 3;
+
+struct Case {
+    name: &'static str,
+    model: &'static str,
+    shape: Vec<usize>,
+    data: Vec<f32>,
+}
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let iters: usize = std::env::var("BENCH_ITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let threads = rayon::current_num_threads();
+    let models = ModelPaths::new(std::env::var_os("FACEGATE_MODELS").map_or(root.join("models"), PathBuf::from));
+    let shared = std::env::var_os("FACEGATE_SHARED_DATA").map_or(root.join("../shared/data"), PathBuf::from);
+    let scene = picture::load(&shared.join("dlib-faces/2008_001322.jpg")).expect("scene photo");
+    let portrait = picture::load(&shared.join("id-photos-wikimedia/person_b_1.jpg")).expect("portrait");
+
+    let mut cases = Vec::new();
+    for (name, w, h) in [("yunet 320x240", 320, 240), ("yunet 640x480", 640, 480)] {
+        let frame = image::imageops::resize(&scene, w, h, FilterType::Triangle);
+        let input = DetectorInput::new(&frame, &DetectorConfig { input_width: w, input_height: h, ..Default::default() });
+        cases.push(Case { name, model: "yunet", shape: vec![1, 3, input.height, input.width], data: input.bgr });
+    }
+    let vision = Vision::load(&models, Backend::default(), DetectorConfig::default()).expect("models");
+    let face = vision.largest_face(&portrait, "portrait").expect("face");
+    let crop = align(&portrait, &face.detection.landmarks).expect("crop");
+    cases.push(Case { name: "sface 1 face", model: "sface", shape: vec![1, 3, 112, 112], data: crop.bgr });
+
+    let work = std::env::temp_dir().join(format!("facegate-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work).expect("work dir");
+    let manifest: Vec<_> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let file = format!("{i}.f32");
+            let bytes: Vec<u8> = c.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+            std::fs::write(work.join(&file), bytes).expect("write input");
+            serde_json::json!({"name": c.name, "model": c.model, "shape": c.shape, "file": file})
+        })
+        .collect();
+    std::fs::write(work.join("cases.json"), serde_json::to_string(&manifest).expect("json")).expect("write");
+
+    let backends = Backend::available();
+    let loaded: Vec<_> = backends
+        .iter()
+        .map(|&b| Vision::load(&models, b, DetectorConfig::default()).expect("models"))
+        .collect();
+    let mut best_burn = vec![vec![f64::INFINITY; cases.len()]; backends.len()];
+    let mut best_ort = vec![f64::INFINITY; cases.len()];
+    for _ in 0..ROUNDS {
+        for (b, vision) in loaded.iter().enumerate() {
+            // ndarray is ~10x slower: fewer iterations keep the run short.
+            let n = if backends[b] == Backend::Flex { iters } else { iters.div_ceil(5) };
+            for (i, case) in cases.iter().enumerate() {
+                best_burn[b][i] = best_burn[b][i].min(time_burn(vision, case, n));
+            }
+        }
+        for (i, ms) in onnxruntime(&root, &work, threads, iters, &cases).into_iter().enumerate() {
+            best_ort[i] = best_ort[i].min(ms);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&work);
+
+    println!("\n{threads} thread(s); median ms, best of {ROUNDS} alternating rounds");
+    println!("| case | threads | backend | burn ms | onnxruntime ms | burn / onnxruntime |");
+    println!("|---|---|---|---|---|---|");
+    for (i, case) in cases.iter().enumerate() {
+        for (b, backend) in backends.iter().enumerate() {
+            let (ours, theirs) = (best_burn[b][i], best_ort[i]);
+            println!("| {} | {threads} | {backend} | {ours:.2} | {theirs:.2} | {:.2}x |", case.name, ours / theirs);
+        }
+    }
+}
+
+fn time_burn(vision: &Vision, case: &Case, iters: usize) -> f64 {
+    let run = || match case.model {
+        "yunet" => {
+            let input = DetectorInput { bgr: case.data.clone(), width: case.shape[3], height: case.shape[2], scale: 1.0 };
+            std::hint::black_box(vision.detector.run(&input));
+        }
+        _ => {
+            let crop = facegate::vision::AlignedFace { bgr: case.data.clone() };
+            std::hint::black_box(vision.embedder.run(std::slice::from_ref(&crop)));
+        }
+    };
+    for _ in 0..3 {
+        run();
+    }
+    let mut times: Vec<f64> = (0..iters)
+        .map(|_| {
+            let t = Instant::now();
+            run();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+fn onnxruntime(root: &Path, work: &Path, threads: usize, iters: usize, cases: &[Case]) -> Vec<f64> {
+    let python = std::env::var("FACEGATE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(python)
+        .arg(root.join("scripts/bench_onnxruntime.py"))
+        .arg(work)
+        .arg(threads.to_string())
+        .arg(iters.to_string())
+        .output()
+        .expect("run bench_onnxruntime.py");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let times: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    cases.iter().map(|c| times[c.name].as_f64().expect("time")).collect()
+}

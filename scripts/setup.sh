@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what facegate's build, model fetch and tests need on Debian/Ubuntu,
+# then exports FACEGATE_PYTHON (a venv with scripts/requirements.txt).
+# Sourced by scripts/test.sh and scripts/demo.sh; safe to run again.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache=${FACEGATE_CACHE:-$HOME/.cache/facegate}
+mkdir -p "$cache"
+
+sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+need=()
+command -v cc >/dev/null || need+=(gcc libc6-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v python3 >/dev/null || need+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+command -v curl >/dev/null || need+=(curl ca-certificates)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "setup: installing ${need[*]}" >&2
+    sudo_ apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive sudo_ apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+    [ -x "$HOME/.cargo/bin/cargo" ] || {
+        echo "setup: installing Rust with rustup" >&2
+        curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+    }
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+venv="$cache/venv"
+stamp="$venv/.requirements"
+if ! cmp -s "$root/scripts/requirements.txt" "$stamp" 2>/dev/null; then
+    echo "setup: python tools into $venv" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$root/scripts/requirements.txt"
+    cp "$root/scripts/requirements.txt" "$stamp"
+fi
+export FACEGATE_PYTHON="$venv/bin/python"

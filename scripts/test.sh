@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test suite: set-up, models, build, every test (flex and ndarray backends),
+# formatting and lints. Run from anywhere: scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+features=(--features ndarray)
+cargo build "${features[@]}"
+FACEGATE_BIN=target/debug/facegate scripts/fetch-models.sh
+cargo test "${features[@]}"
+cargo fmt --check
+cargo clippy "${features[@]}" --all-targets -- -D warnings
