@@ -25,23 +25,48 @@ struct Case {
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let iters: usize = std::env::var("BENCH_ITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let iters: usize = std::env::var("BENCH_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
     let threads = rayon::current_num_threads();
-    let models = ModelPaths::new(std::env::var_os("FACEGATE_MODELS").map_or(root.join("models"), PathBuf::from));
-    let shared = std::env::var_os("FACEGATE_SHARED_DATA").map_or(root.join("../shared/data"), PathBuf::from);
+    let models = ModelPaths::new(
+        std::env::var_os("FACEGATE_MODELS").map_or(root.join("models"), PathBuf::from),
+    );
+    let shared =
+        std::env::var_os("FACEGATE_SHARED_DATA").map_or(root.join("../shared/data"), PathBuf::from);
     let scene = picture::load(&shared.join("dlib-faces/2008_001322.jpg")).expect("scene photo");
-    let portrait = picture::load(&shared.join("id-photos-wikimedia/person_b_1.jpg")).expect("portrait");
+    let portrait =
+        picture::load(&shared.join("id-photos-wikimedia/person_b_1.jpg")).expect("portrait");
 
     let mut cases = Vec::new();
     for (name, w, h) in [("yunet 320x240", 320, 240), ("yunet 640x480", 640, 480)] {
         let frame = image::imageops::resize(&scene, w, h, FilterType::Triangle);
-        let input = DetectorInput::new(&frame, &DetectorConfig { input_width: w, input_height: h, ..Default::default() });
-        cases.push(Case { name, model: "yunet", shape: vec![1, 3, input.height, input.width], data: input.bgr });
+        let input = DetectorInput::new(
+            &frame,
+            &DetectorConfig {
+                input_width: w,
+                input_height: h,
+                ..Default::default()
+            },
+        );
+        cases.push(Case {
+            name,
+            model: "yunet",
+            shape: vec![1, 3, input.height, input.width],
+            data: input.bgr,
+        });
     }
-    let vision = Vision::load(&models, Backend::default(), DetectorConfig::default()).expect("models");
+    let vision =
+        Vision::load(&models, Backend::default(), DetectorConfig::default()).expect("models");
     let face = vision.largest_face(&portrait, "portrait").expect("face");
     let crop = align(&portrait, &face.detection.landmarks).expect("crop");
-    cases.push(Case { name: "sface 1 face", model: "sface", shape: vec![1, 3, 112, 112], data: crop.bgr });
+    cases.push(Case {
+        name: "sface 1 face",
+        model: "sface",
+        shape: vec![1, 3, 112, 112],
+        data: crop.bgr,
+    });
 
     let work = std::env::temp_dir().join(format!("facegate-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).expect("work dir");
@@ -55,7 +80,11 @@ fn main() {
             serde_json::json!({"name": c.name, "model": c.model, "shape": c.shape, "file": file})
         })
         .collect();
-    std::fs::write(work.join("cases.json"), serde_json::to_string(&manifest).expect("json")).expect("write");
+    std::fs::write(
+        work.join("cases.json"),
+        serde_json::to_string(&manifest).expect("json"),
+    )
+    .expect("write");
 
     let backends = Backend::available();
     let loaded: Vec<_> = backends
@@ -67,12 +96,19 @@ fn main() {
     for _ in 0..ROUNDS {
         for (b, vision) in loaded.iter().enumerate() {
             // ndarray is ~10x slower: fewer iterations keep the run short.
-            let n = if backends[b] == Backend::Flex { iters } else { iters.div_ceil(5) };
+            let n = if backends[b] == Backend::Flex {
+                iters
+            } else {
+                iters.div_ceil(5)
+            };
             for (i, case) in cases.iter().enumerate() {
                 best_burn[b][i] = best_burn[b][i].min(time_burn(vision, case, n));
             }
         }
-        for (i, ms) in onnxruntime(&root, &work, threads, iters, &cases).into_iter().enumerate() {
+        for (i, ms) in onnxruntime(&root, &work, threads, iters, &cases)
+            .into_iter()
+            .enumerate()
+        {
             best_ort[i] = best_ort[i].min(ms);
         }
     }
@@ -84,7 +120,11 @@ fn main() {
     for (i, case) in cases.iter().enumerate() {
         for (b, backend) in backends.iter().enumerate() {
             let (ours, theirs) = (best_burn[b][i], best_ort[i]);
-            println!("| {} | {threads} | {backend} | {ours:.2} | {theirs:.2} | {:.2}x |", case.name, ours / theirs);
+            println!(
+                "| {} | {threads} | {backend} | {ours:.2} | {theirs:.2} | {:.2}x |",
+                case.name,
+                ours / theirs
+            );
         }
     }
 }
@@ -92,11 +132,18 @@ fn main() {
 fn time_burn(vision: &Vision, case: &Case, iters: usize) -> f64 {
     let run = || match case.model {
         "yunet" => {
-            let input = DetectorInput { bgr: case.data.clone(), width: case.shape[3], height: case.shape[2], scale: 1.0 };
+            let input = DetectorInput {
+                bgr: case.data.clone(),
+                width: case.shape[3],
+                height: case.shape[2],
+                scale: 1.0,
+            };
             std::hint::black_box(vision.detector.run(&input));
         }
         _ => {
-            let crop = facegate::vision::AlignedFace { bgr: case.data.clone() };
+            let crop = facegate::vision::AlignedFace {
+                bgr: case.data.clone(),
+            };
             std::hint::black_box(vision.embedder.run(std::slice::from_ref(&crop)));
         }
     };
@@ -123,7 +170,14 @@ fn onnxruntime(root: &Path, work: &Path, threads: usize, iters: usize, cases: &[
         .arg(iters.to_string())
         .output()
         .expect("run bench_onnxruntime.py");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let times: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    cases.iter().map(|c| times[c.name].as_f64().expect("time")).collect()
+    cases
+        .iter()
+        .map(|c| times[c.name].as_f64().expect("time"))
+        .collect()
 }

@@ -7,7 +7,7 @@ source scripts/setup.sh
 
 features=(--features ndarray)
 cargo build "${features[@]}"
-FACEGATE_BIN=target/debug/facegate scripts/fetch-models.sh
+FACEGATE_BIN="${CARGO_TARGET_DIR:-target}/debug/facegate" scripts/fetch-models.sh
 cargo test "${features[@]}"
 cargo fmt --check
 cargo clippy "${features[@]}" --all-targets -- -D warnings

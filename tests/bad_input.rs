@@ -3,7 +3,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use facegate::vision::{Backend, DetectorConfig, FaceError, ImageError, Vision, picture};
 use image::{DynamicImage, ImageFormat, RgbImage};
@@ -193,7 +192,7 @@ fn cli_reports_bad_input() {
         (&[&grey], "no face found"),
     ];
     for (args, message) in cases {
-        let out = Command::new(env!("CARGO_BIN_EXE_facegate"))
+        let out = common::facegate()
             .arg("--models")
             .arg(common::models().dir())
             .arg("embed")

@@ -76,3 +76,18 @@ pub fn images_in(dir: &Path) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// A `Command` for the built `facegate` binary; under cross-testing,
+/// `$FACEGATE_TEST_RUNNER` (e.g. qemu-user) runs it.
+pub fn facegate() -> std::process::Command {
+    let bin = env!("CARGO_BIN_EXE_facegate");
+    match std::env::var("FACEGATE_TEST_RUNNER") {
+        Ok(runner) if !runner.trim().is_empty() => {
+            let mut parts = runner.split_whitespace();
+            let mut cmd = std::process::Command::new(parts.next().unwrap_or_default());
+            cmd.args(parts).arg(bin);
+            cmd
+        }
+        _ => std::process::Command::new(bin),
+    }
+}
