@@ -1,6 +1,10 @@
 //! facegate: firmware for a standalone face-recognition door terminal.
 //!
-//! The crate is organised by concern; [`vision`] holds the face pipeline
-//! (detection, alignment, embedding) on burn.
+//! One module per concern: [`vision`] (detection, alignment, embedding on
+//! burn), [`gallery`] (enrolled people, file format, 1:N search),
+//! [`enroll`] (building galleries from ID photos).
 
+pub mod atomic;
+pub mod enroll;
+pub mod gallery;
 pub mod vision;

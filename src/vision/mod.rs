@@ -60,6 +60,14 @@ impl ModelPaths {
         self.dir.join(format!("{name}.{ext}"))
     }
 
+    /// SHA-256 of the embedder's weights (`sface.bpk`).
+    pub fn embedder_sha256(&self) -> Result<[u8; 32], ModelError> {
+        use sha2::{Digest, Sha256};
+        let path = self.file("sface", "bpk");
+        let bytes = std::fs::read(&path).map_err(|e| ModelError::io(&path, e))?;
+        Ok(Sha256::digest(&bytes).into())
+    }
+
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir

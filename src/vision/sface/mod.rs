@@ -10,6 +10,10 @@ pub use model::{EMBEDDING_DIM, INPUT_SIZE, SFace};
 
 use super::align::AlignedFace;
 
+/// Model id stored in galleries: templates are only comparable between
+/// galleries and devices with the same id.
+pub const MODEL_ID: &str = "sface-2021dec-128";
+
 /// Cosine score at or above which two SFace embeddings are the same person:
 /// OpenCV Zoo's published SFace threshold (`cosine_similarity_threshold = 0.363`,
 /// from its LFW evaluation).

@@ -1,0 +1,404 @@
+//! The gallery: enrolled people and their face templates, stored as a compact,
+//! versioned, CRC-checked and optionally ed25519-signed `postcard` file
+//! (`docs/gallery-format.md`), and searched 1:N.
+
+pub mod format;
+pub mod keys;
+pub mod search;
+
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::{Signature, Signer, SigningKey};
+
+pub use format::{Body, Encoding, Header, Person, Template};
+pub use keys::{Keyring, key_id};
+pub use search::{Index, Match};
+
+use crate::vision::Embedding;
+use format::{FORMAT_VERSION, MAGIC, MAX_TEMPLATES};
+
+/// Bytes before the body: magic, version, flags, body length.
+const PREFIX: usize = 12;
+/// Signature kinds.
+const UNSIGNED: u8 = 0;
+const ED25519: u8 = 1;
+
+/// Why a gallery file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum GalleryError {
+    /// File access failed.
+    #[error("{path}: {cause}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        cause: std::io::Error,
+    },
+    /// Not a gallery file.
+    #[error("not a facegate gallery (bad magic)")]
+    BadMagic,
+    /// Written by a newer facegate.
+    #[error("gallery format version {0} is newer than this build reads ({FORMAT_VERSION})")]
+    FutureVersion(u16),
+    /// The file ends early.
+    #[error("gallery file is truncated ({0})")]
+    Truncated(String),
+    /// Larger than allowed.
+    #[error("gallery of {size} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// Claimed or actual size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The checksum does not match: damaged in storage or transit.
+    #[error("gallery is corrupt (CRC-32 {found:08x}, expected {expected:08x})")]
+    Crc {
+        /// Stored CRC.
+        expected: u32,
+        /// Computed CRC.
+        found: u32,
+    },
+    /// The body does not decode or breaks a rule.
+    #[error("gallery is malformed: {0}")]
+    Malformed(String),
+    /// Made with another embedding model.
+    #[error("gallery was made for model {found}, this device runs {expected}")]
+    ModelMismatch {
+        /// The gallery's model.
+        found: String,
+        /// The device's model.
+        expected: String,
+    },
+    /// Signed, but the signature is wrong: tampered with or damaged.
+    #[error("gallery signature is invalid (signed by key {0})")]
+    BadSignature(String),
+    /// Signed by a key the device does not trust.
+    #[error("gallery is signed by unknown key {0}")]
+    UnknownKey(String),
+    /// Unsigned where a signature is required.
+    #[error("gallery is not signed, and signatures are required")]
+    Unsigned,
+}
+
+/// What a reader accepts.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Largest file accepted.
+    pub max_size: usize,
+    /// The device's embedding model id, if it must match.
+    pub model_id: Option<String>,
+    /// Trusted keys; a signed gallery is verified against them.
+    pub keyring: Keyring,
+    /// Refuse unsigned galleries.
+    pub require_signature: bool,
+}
+
+impl Default for Policy {
+    /// Any size up to the format's limit, any model, signatures checked when a
+    /// key is known (an unknown signer is refused), unsigned accepted.
+    fn default() -> Self {
+        Self {
+            max_size: format::DEFAULT_MAX_FILE,
+            model_id: None,
+            keyring: Keyring::default(),
+            require_signature: false,
+        }
+    }
+}
+
+/// A decoded, checked gallery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gallery {
+    /// Header and people.
+    pub body: Body,
+    /// Key id of a verified signature.
+    pub signed_by: Option<[u8; 8]>,
+}
+
+impl Gallery {
+    /// An empty gallery for `model_id`.
+    pub fn new(
+        model_id: &str,
+        weights_sha256: [u8; 32],
+        embedding_dim: u16,
+        threshold: f32,
+    ) -> Self {
+        let mut id = format::ModelId::new();
+        // Truncation keeps a valid prefix; model ids are short constants.
+        let _ = id.push_str(&model_id[..model_id.len().min(format::MAX_MODEL_ID)]);
+        Self {
+            body: Body {
+                header: Header {
+                    model_id: id,
+                    weights_sha256,
+                    embedding_dim,
+                    encoding: Encoding::I8,
+                    version: 1,
+                    created_unix: now_unix(),
+                    issuer: None,
+                    threshold,
+                },
+                persons: Vec::new(),
+            },
+            signed_by: None,
+        }
+    }
+
+    /// The header.
+    pub fn header(&self) -> &Header {
+        &self.body.header
+    }
+
+    /// The people.
+    pub fn persons(&self) -> &[Person] {
+        &self.body.persons
+    }
+
+    /// Serialises, signing with `key` when given (which sets the issuer).
+    pub fn encode(&self, key: Option<&SigningKey>) -> Result<Vec<u8>, GalleryError> {
+        let mut body = self.body.clone();
+        body.header.issuer = key.map(|k| key_id(&k.verifying_key()));
+        validate(&body)?;
+        let payload =
+            postcard::to_stdvec(&body).map_err(|e| GalleryError::Malformed(e.to_string()))?;
+        let len = u32::try_from(payload.len()).map_err(|_| GalleryError::TooLarge {
+            size: payload.len() as u64,
+            limit: u64::from(u32::MAX),
+        })?;
+        let mut out = Vec::with_capacity(PREFIX + payload.len() + 4 + 73);
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&payload);
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        match key {
+            None => out.push(UNSIGNED),
+            Some(key) => {
+                let signature = key.sign(&out);
+                out.push(ED25519);
+                out.extend_from_slice(&key_id(&key.verifying_key()));
+                out.extend_from_slice(&signature.to_bytes());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Parses and checks a gallery file's bytes under `policy`.
+    pub fn decode(bytes: &[u8], policy: &Policy) -> Result<Self, GalleryError> {
+        if bytes.len() > policy.max_size {
+            return Err(GalleryError::TooLarge {
+                size: bytes.len() as u64,
+                limit: policy.max_size as u64,
+            });
+        }
+        if bytes.len() < 4 || bytes[..4] != MAGIC {
+            return Err(if bytes.len() < 4 && MAGIC.starts_with(bytes) {
+                GalleryError::Truncated("no header".into())
+            } else {
+                GalleryError::BadMagic
+            });
+        }
+        if bytes.len() < PREFIX {
+            return Err(GalleryError::Truncated("no header".into()));
+        }
+        let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+        if version > FORMAT_VERSION {
+            return Err(GalleryError::FutureVersion(version));
+        }
+        if version == 0 || bytes[6..8] != [0, 0] {
+            return Err(GalleryError::Malformed(format!(
+                "version {version}, flags {:02x}{:02x}",
+                bytes[7], bytes[6]
+            )));
+        }
+        let len = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+        if len > policy.max_size {
+            return Err(GalleryError::TooLarge {
+                size: len as u64,
+                limit: policy.max_size as u64,
+            });
+        }
+        let crc_at = PREFIX + len;
+        if bytes.len() < crc_at + 5 {
+            return Err(GalleryError::Truncated(format!(
+                "{} of at least {} bytes",
+                bytes.len(),
+                crc_at + 5
+            )));
+        }
+        let stored = u32::from_le_bytes([
+            bytes[crc_at],
+            bytes[crc_at + 1],
+            bytes[crc_at + 2],
+            bytes[crc_at + 3],
+        ]);
+        let computed = crc32fast::hash(&bytes[..crc_at]);
+        if stored != computed {
+            return Err(GalleryError::Crc {
+                expected: stored,
+                found: computed,
+            });
+        }
+        let signed = &bytes[..crc_at + 4];
+        let signature = match (bytes[crc_at + 4], &bytes[crc_at + 5..]) {
+            (UNSIGNED, []) => None,
+            (ED25519, rest) if rest.len() == 72 => {
+                let mut id = [0u8; 8];
+                id.copy_from_slice(&rest[..8]);
+                let mut sig = [0u8; 64];
+                sig.copy_from_slice(&rest[8..]);
+                Some((id, Signature::from_bytes(&sig)))
+            }
+            (ED25519, rest) if rest.len() < 72 => {
+                return Err(GalleryError::Truncated("signature block".into()));
+            }
+            (kind, rest) => {
+                return Err(GalleryError::Malformed(format!(
+                    "signature kind {kind} with {} trailing bytes",
+                    rest.len()
+                )));
+            }
+        };
+        // The signature is checked before the body is parsed: a hostile body
+        // from an untrusted signer never reaches the decoder.
+        let signed_by = match signature {
+            None if policy.require_signature => return Err(GalleryError::Unsigned),
+            None => None,
+            Some((id, sig)) => {
+                let key = policy
+                    .keyring
+                    .get(&id)
+                    .ok_or_else(|| GalleryError::UnknownKey(keys::hex(&id)))?;
+                key.verify_strict(signed, &sig)
+                    .map_err(|_| GalleryError::BadSignature(keys::hex(&id)))?;
+                Some(id)
+            }
+        };
+        let (body, rest) = postcard::take_from_bytes::<Body>(&bytes[PREFIX..crc_at])
+            .map_err(|e| GalleryError::Malformed(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(GalleryError::Malformed(format!(
+                "{} bytes after the body",
+                rest.len()
+            )));
+        }
+        validate(&body)?;
+        if let Some(expected) = &policy.model_id
+            && body.header.model_id.as_str() != expected
+        {
+            return Err(GalleryError::ModelMismatch {
+                found: body.header.model_id.to_string(),
+                expected: expected.clone(),
+            });
+        }
+        if signed_by.is_some() && body.header.issuer != signed_by {
+            return Err(GalleryError::Malformed(
+                "issuer in the header differs from the signer".into(),
+            ));
+        }
+        Ok(Self { body, signed_by })
+    }
+
+    /// Reads and checks a gallery file.
+    pub fn load(path: &Path, policy: &Policy) -> Result<Self, GalleryError> {
+        let io = |cause| GalleryError::Io {
+            path: path.to_path_buf(),
+            cause,
+        };
+        let size = std::fs::metadata(path).map_err(io)?.len();
+        if size > policy.max_size as u64 {
+            return Err(GalleryError::TooLarge {
+                size,
+                limit: policy.max_size as u64,
+            });
+        }
+        Self::decode(&std::fs::read(path).map_err(io)?, policy)
+    }
+
+    /// Writes the gallery atomically (temp file, fsync, rename, fsync dir).
+    pub fn save(&self, path: &Path, key: Option<&SigningKey>) -> Result<(), GalleryError> {
+        let bytes = self.encode(key)?;
+        crate::atomic::write(path, &bytes).map_err(|cause| GalleryError::Io {
+            path: path.to_path_buf(),
+            cause,
+        })
+    }
+
+    /// The person with display name `name`.
+    pub fn find(&self, name: &str) -> Option<&Person> {
+        self.body.persons.iter().find(|p| p.name.as_str() == name)
+    }
+
+    /// Bytes per template in the file (values, scale, source hash, framing).
+    pub fn bytes_per_template(&self) -> usize {
+        usize::from(self.body.header.embedding_dim) + 4 + 16 + 2
+    }
+}
+
+/// Quantises a unit embedding to a template.
+pub fn quantise(e: &Embedding, source: [u8; 16]) -> Template {
+    let max = e.0.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+    Template {
+        scale,
+        values: e
+            .0
+            .iter()
+            .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8)
+            .collect(),
+        source,
+    }
+}
+
+/// The embedding a template stands for.
+pub fn dequantise(t: &Template) -> Embedding {
+    Embedding(t.values.iter().map(|&q| f32::from(q) * t.scale).collect())
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Rules every stored gallery obeys.
+fn validate(body: &Body) -> Result<(), GalleryError> {
+    let bad = |m: String| Err(GalleryError::Malformed(m));
+    let h = &body.header;
+    if h.embedding_dim == 0 || h.embedding_dim > 1024 {
+        return bad(format!("embedding dimension {}", h.embedding_dim));
+    }
+    if !h.threshold.is_finite() || !(-1.0..=1.0).contains(&h.threshold) {
+        return bad(format!("threshold {}", h.threshold));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for p in &body.persons {
+        if !ids.insert(p.id) {
+            return bad(format!("person id {} appears twice", p.id));
+        }
+        if p.name.trim().is_empty() {
+            return bad(format!("person {} has no name", p.id));
+        }
+        if p.templates.is_empty() || p.templates.len() > MAX_TEMPLATES {
+            return bad(format!("{} has {} templates", p.name, p.templates.len()));
+        }
+        for t in &p.templates {
+            if t.values.len() != usize::from(h.embedding_dim) {
+                return bad(format!(
+                    "{} has a template of {} values, the gallery's dimension is {}",
+                    p.name,
+                    t.values.len(),
+                    h.embedding_dim
+                ));
+            }
+            if !t.scale.is_finite() || t.scale <= 0.0 {
+                return bad(format!("{} has a template scale of {}", p.name, t.scale));
+            }
+        }
+    }
+    Ok(())
+}
