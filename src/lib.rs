@@ -2,9 +2,10 @@
 //!
 //! One module per concern: [`vision`] (detection, alignment, embedding on
 //! burn), [`gallery`] (enrolled people, file format, 1:N search),
-//! [`enroll`] (building galleries from ID photos).
+//! [`enroll`] (building galleries from ID photos), [`calibrate`] (thresholds).
 
 pub mod atomic;
+pub mod calibrate;
 pub mod enroll;
 pub mod gallery;
 pub mod vision;

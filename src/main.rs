@@ -1,15 +1,16 @@
 //! The `facegate` command line.
 
-use std::path::{Path, PathBuf};
+mod cli;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use serde_json::json;
 
-use facegate::vision::{
-    Backend, DEFAULT_COSINE_THRESHOLD, DetectorConfig, Face, ModelPaths, Vision, picture,
-};
+use cli::gallery::{self as g, opt};
+use facegate::gallery::Gallery;
+use facegate::vision::{Backend, DEFAULT_COSINE_THRESHOLD, DetectorConfig, ModelPaths, Vision};
 
 #[derive(Parser)]
 #[command(version, about = "Face-recognition door terminal firmware")]
@@ -45,7 +46,7 @@ enum Command {
         /// Image file (JPEG or PNG).
         image: PathBuf,
     },
-    /// Compare the largest faces of two images.
+    /// Compare the largest faces of two images (exit 0 same, 1 different).
     Compare {
         /// First image.
         a: PathBuf,
@@ -55,11 +56,123 @@ enum Command {
         #[arg(long, default_value_t = DEFAULT_COSINE_THRESHOLD)]
         threshold: f32,
     },
+    /// Enrol a folder of ID photos (one sub-folder per person) into a gallery.
+    Enroll {
+        /// Folder with one sub-folder per person (folder name = display name).
+        photos: PathBuf,
+        /// Gallery file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Sign with this secret key (from `facegate keygen`).
+        #[arg(long)]
+        sign: Option<PathBuf>,
+        /// Previous gallery: keep ids and unchanged photos' templates, bump the version.
+        #[arg(long)]
+        update: Option<PathBuf>,
+        /// Write each file's outcome as JSON here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Match threshold to store (default: the previous gallery's, else 0.363).
+        #[arg(long)]
+        threshold: Option<f32>,
+        /// Trusted public keys for a signed --update gallery.
+        #[arg(long)]
+        keys: Option<PathBuf>,
+    },
+    /// Identify every face in an image against a gallery.
+    Identify {
+        /// Image file.
+        image: PathBuf,
+        /// Gallery file.
+        #[arg(long)]
+        gallery: PathBuf,
+        /// Ranked candidates per face.
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        /// Trusted public keys (a signed gallery is verified against them).
+        #[arg(long)]
+        keys: Option<PathBuf>,
+    },
+    /// Inspect and edit a gallery.
+    Gallery {
+        #[command(subcommand)]
+        action: GalleryAction,
+    },
+    /// Make an ed25519 key pair for signing galleries: STEM.key and STEM.pub.
+    Keygen {
+        /// Path without extension.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Score distributions, TAR at FAR, EER and the threshold for a target FAR.
+    Calibrate {
+        /// Folder with one sub-folder per person.
+        dir: PathBuf,
+        /// Target false-accept rate.
+        #[arg(long, default_value_t = 1e-4)]
+        far: f64,
+        /// Draw histograms and the ROC curve to this PNG.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+        /// Store the threshold in this gallery.
+        #[arg(long)]
+        gallery: Option<PathBuf>,
+        /// Sign the updated gallery with this key.
+        #[arg(long)]
+        sign: Option<PathBuf>,
+        /// Cap on impostor pairs (evenly subsampled beyond it).
+        #[arg(long, default_value_t = 2_000_000)]
+        max_impostors: usize,
+    },
     /// Manage models.
     Models {
         #[command(subcommand)]
         action: ModelsAction,
     },
+}
+
+#[derive(Subcommand)]
+enum GalleryAction {
+    /// People and template counts.
+    List { gallery: PathBuf },
+    /// One person's record.
+    Show { gallery: PathBuf, name: String },
+    /// Remove a person.
+    Remove {
+        gallery: PathBuf,
+        name: String,
+        #[arg(long)]
+        sign: Option<PathBuf>,
+    },
+    /// Rename a person.
+    Rename {
+        gallery: PathBuf,
+        old: String,
+        new: String,
+        #[arg(long)]
+        sign: Option<PathBuf>,
+    },
+    /// Merge B into A (same names: templates pooled) and write OUT.
+    Merge {
+        a: PathBuf,
+        b: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        sign: Option<PathBuf>,
+    },
+    /// Check integrity, model and (with --keys) signature.
+    Verify {
+        gallery: PathBuf,
+        /// Directory of trusted *.pub keys.
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        /// Refuse an unsigned gallery.
+        #[arg(long)]
+        require_signature: bool,
+    },
+    /// Sizes: bytes per person and per template.
+    Stats { gallery: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -105,79 +218,127 @@ fn run(cli: Cli) -> Result<ExitCode> {
         input_height: cli.input_size.1,
         ..DetectorConfig::default()
     };
+    let vision = || Vision::load(&paths, cli.backend, config);
+    let json = cli.json;
     match &cli.command {
         Command::Models {
             action: ModelsAction::Import,
         } => {
-            let device = cli.backend.device()?;
-            for path in facegate::vision::import_models(&paths, &device)? {
+            for path in facegate::vision::import_models(&paths, &cli.backend.device()?)? {
                 println!("wrote {}", path.display());
             }
-            Ok(ExitCode::SUCCESS)
         }
-        Command::Detect { image } => {
-            let vision = Vision::load(&paths, cli.backend, config)?;
-            let img = picture::load(image)?;
-            let faces = vision.detector.detect(&img);
-            if cli.json {
-                println!(
-                    "{}",
-                    json!({"image": image, "width": img.width(), "height": img.height(), "faces": faces})
-                );
-            } else {
-                println!("{}: {} face(s)", image.display(), faces.len());
-                for f in &faces {
-                    let [x, y, w, h] = f.bbox;
-                    println!("  box {x:.1},{y:.1} {w:.1}x{h:.1}  score {:.3}", f.score);
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Embed { image } => {
-            let vision = Vision::load(&paths, cli.backend, config)?;
-            let face = largest(&vision, image)?;
-            if cli.json {
-                println!(
-                    "{}",
-                    json!({"image": image, "detection": face.detection, "embedding": face.embedding.0})
-                );
-            } else {
-                let values: Vec<String> =
-                    face.embedding.0.iter().map(|v| format!("{v:.6}")).collect();
-                println!("{}", values.join(" "));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Detect { image } => cli::vision::detect(&vision()?, image, json)?,
+        Command::Embed { image } => cli::vision::embed(&vision()?, image, json)?,
         Command::Compare { a, b, threshold } => {
-            let vision = Vision::load(&paths, cli.backend, config)?;
-            let (fa, fb) = (largest(&vision, a)?, largest(&vision, b)?);
-            let cosine = fa.embedding.cosine(&fb.embedding);
-            let l2 = fa.embedding.l2(&fb.embedding);
-            let same = cosine >= *threshold;
-            if cli.json {
-                println!(
-                    "{}",
-                    json!({"a": a, "b": b, "cosine": cosine, "l2": l2, "threshold": threshold, "same": same})
-                );
-            } else {
-                let verdict = if same {
-                    "same person"
-                } else {
-                    "different people"
-                };
-                println!("cosine {cosine:.4}  l2 {l2:.4}  threshold {threshold}  -> {verdict}");
-            }
-            // Like `cmp`: 0 same, 1 different, 2 error.
-            Ok(if same {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            return cli::vision::compare(&vision()?, a, b, *threshold, json);
         }
+        Command::Enroll {
+            photos,
+            out,
+            sign,
+            update,
+            report,
+            threshold,
+            keys,
+        } => {
+            let args = g::EnrollArgs {
+                photos,
+                out,
+                sign: opt(sign),
+                update: opt(update),
+                report: opt(report),
+                threshold: *threshold,
+                keys: opt(keys),
+            };
+            g::enroll(&vision()?, &paths, args, json)?;
+        }
+        Command::Identify {
+            image,
+            gallery,
+            top,
+            keys,
+        } => g::identify(&vision()?, image, gallery, *top, opt(keys), json)?,
+        Command::Keygen { out } => g::keygen(out)?,
+        Command::Calibrate {
+            dir,
+            far,
+            plot,
+            gallery,
+            sign,
+            max_impostors,
+        } => {
+            let args = g::CalibrateArgs {
+                dir,
+                far: *far,
+                plot: opt(plot),
+                gallery: opt(gallery),
+                sign: opt(sign),
+                max_impostors: *max_impostors,
+            };
+            g::calibrate(&vision()?, args, json)?;
+        }
+        Command::Gallery { action } => gallery(action, json)?,
     }
+    Ok(ExitCode::SUCCESS)
 }
 
-fn largest(vision: &Vision, path: &Path) -> Result<Face> {
-    let img = picture::load(path)?;
-    Ok(vision.largest_face(&img, &path.display().to_string())?)
+fn gallery(action: &GalleryAction, json: bool) -> Result<()> {
+    match action {
+        GalleryAction::List { gallery } => g::list(&g::load(gallery, None)?, json),
+        GalleryAction::Show { gallery, name } => g::show(&g::load(gallery, None)?, name, json)?,
+        GalleryAction::Remove {
+            gallery,
+            name,
+            sign,
+        } => g::edit(gallery, opt(sign), None, |gal| {
+            let before = gal.body.persons.len();
+            gal.body.persons.retain(|p| p.name.as_str() != name);
+            anyhow::ensure!(gal.body.persons.len() < before, "no person named {name:?}");
+            Ok(format!("removed {name}"))
+        })?,
+        GalleryAction::Rename {
+            gallery,
+            old,
+            new,
+            sign,
+        } => g::edit(gallery, opt(sign), None, |gal| {
+            anyhow::ensure!(gal.find(new).is_none(), "{new:?} is already in the gallery");
+            let new_name =
+                facegate::gallery::format::Name::try_from(new.as_str()).map_err(|_| {
+                    anyhow::anyhow!(
+                        "name longer than {} bytes",
+                        facegate::gallery::format::MAX_NAME
+                    )
+                })?;
+            let p = gal
+                .body
+                .persons
+                .iter_mut()
+                .find(|p| p.name.as_str() == old)
+                .ok_or_else(|| anyhow::anyhow!("no person named {old:?}"))?;
+            p.name = new_name;
+            Ok(format!("renamed {old} to {new}"))
+        })?,
+        GalleryAction::Merge { a, b, out, sign } => {
+            let merged = g::merge(&g::load(a, None)?, &g::load(b, None)?)?;
+            g::save(&merged, out, opt(sign))?;
+            println!(
+                "{}: {} people, version {}",
+                out.display(),
+                merged.persons().len(),
+                merged.header().version
+            );
+        }
+        GalleryAction::Verify {
+            gallery,
+            keys,
+            require_signature,
+        } => g::verify(gallery, opt(keys), *require_signature)?,
+        GalleryAction::Stats { gallery } => {
+            let gal: Gallery = g::load(gallery, None)?;
+            g::stats(gallery, &gal, json)?;
+        }
+    }
+    Ok(())
 }

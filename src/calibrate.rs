@@ -1,0 +1,269 @@
+//! Threshold calibration: genuine and impostor score distributions from a
+//! labelled folder-of-folders, TAR at fixed FARs, EER, the threshold for a
+//! target FAR, and a PNG with histograms and the ROC curve.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+/// TAR at one FAR.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Operating {
+    /// Target false-accept rate.
+    pub far: f64,
+    /// Threshold that meets it (scores ≥ threshold accept).
+    pub threshold: f32,
+    /// True-accept rate at that threshold.
+    pub tar: f64,
+    /// False-accept rate actually measured at that threshold.
+    pub measured_far: f64,
+    /// Whether there are too few impostor pairs to measure `far` (fewer than
+    /// 1/far): the threshold is then just above the highest impostor score.
+    pub extrapolated: bool,
+}
+
+/// Calibration results.
+#[derive(Debug, Clone, Serialize)]
+pub struct Calibration {
+    /// Genuine pairs.
+    pub genuine: usize,
+    /// Impostor pairs.
+    pub impostor: usize,
+    /// Operating points at FAR 1e-2, 1e-3, 1e-4 and the target.
+    pub points: Vec<Operating>,
+    /// Equal error rate.
+    pub eer: f64,
+    /// Threshold at the EER.
+    pub eer_threshold: f32,
+    /// The operating point for the requested FAR.
+    pub target: Operating,
+}
+
+/// Computes the calibration; `None` without both kinds of pairs.
+pub fn calibrate(genuine: &[f32], impostor: &[f32], target_far: f64) -> Option<Calibration> {
+    if genuine.is_empty() || impostor.is_empty() {
+        return None;
+    }
+    let mut imp = impostor.to_vec();
+    imp.sort_by(|a, b| b.total_cmp(a));
+    let mut gen_sorted = genuine.to_vec();
+    gen_sorted.sort_by(|a, b| b.total_cmp(a));
+    let target = operating(&gen_sorted, &imp, target_far);
+    let points = [1e-2, 1e-3, 1e-4]
+        .into_iter()
+        .map(|f| operating(&gen_sorted, &imp, f))
+        .collect();
+    let (eer, eer_threshold) = eer(&gen_sorted, &imp);
+    Some(Calibration {
+        genuine: genuine.len(),
+        impostor: impostor.len(),
+        points,
+        eer,
+        eer_threshold,
+        target,
+    })
+}
+
+/// Fraction of `desc`-sorted scores at or above `t`.
+fn rate_at_or_above(desc: &[f32], t: f32) -> f64 {
+    desc.partition_point(|&s| s >= t) as f64 / desc.len() as f64
+}
+
+fn operating(genuine_desc: &[f32], impostor_desc: &[f32], far: f64) -> Operating {
+    let n = impostor_desc.len();
+    let allowed = (far * n as f64).floor() as usize;
+    let extrapolated = allowed == 0 && far * (n as f64) < 1.0;
+    // Just above the (allowed+1)-th highest impostor score.
+    let threshold = next_up(impostor_desc[allowed.min(n - 1)]);
+    Operating {
+        far,
+        threshold,
+        tar: rate_at_or_above(genuine_desc, threshold),
+        measured_far: rate_at_or_above(impostor_desc, threshold),
+        extrapolated,
+    }
+}
+
+fn next_up(x: f32) -> f32 {
+    if x.is_nan() || x == f32::INFINITY {
+        return x;
+    }
+    let bits = x.to_bits();
+    let next = if x == 0.0 {
+        1
+    } else if x > 0.0 {
+        bits + 1
+    } else {
+        bits - 1
+    };
+    f32::from_bits(next)
+}
+
+/// Equal error rate and its threshold, by a sweep over every score.
+fn eer(genuine_desc: &[f32], impostor_desc: &[f32]) -> (f64, f32) {
+    let mut best = (f64::INFINITY, 1.0f64, 0.0f32);
+    for &t in genuine_desc.iter().chain(impostor_desc) {
+        let frr = 1.0 - rate_at_or_above(genuine_desc, t);
+        let far = rate_at_or_above(impostor_desc, t);
+        let gap = (frr - far).abs();
+        if gap < best.0 {
+            best = (gap, (frr + far) / 2.0, t);
+        }
+    }
+    (best.1, best.2)
+}
+
+/// Draws score histograms (left) and the ROC curve, TAR against log FAR
+/// (right), to a PNG. Needs a TrueType font (DejaVu Sans, Debian package
+/// `fonts-dejavu-core`).
+pub fn plot(
+    path: &Path,
+    genuine: &[f32],
+    impostor: &[f32],
+    cal: &Calibration,
+) -> Result<(), String> {
+    use plotters::prelude::*;
+
+    let font = [
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/TTF/DejaVuSans.ttf",
+        "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    ]
+    .iter()
+    .find_map(|p| std::fs::read(p).ok())
+    .ok_or("no DejaVu Sans font found (install fonts-dejavu-core)")?;
+    let font: &'static [u8] = Box::leak(font.into_boxed_slice());
+    plotters::style::register_font("sans-serif", FontStyle::Normal, font)
+        .map_err(|_| "cannot load the font")?;
+
+    let e = |err: &dyn std::fmt::Display| err.to_string();
+    let root = BitMapBackend::new(path, (1200, 500)).into_drawing_area();
+    root.fill(&WHITE).map_err(|x| e(&x))?;
+    let (left, right) = root.split_horizontally(600);
+
+    let bins = 50usize;
+    let bin = |s: f32| (((s + 1.0) / 2.0 * bins as f32) as usize).min(bins - 1);
+    let hist = |scores: &[f32]| {
+        let mut h = vec![0f64; bins];
+        for &s in scores {
+            h[bin(s)] += 1.0 / scores.len() as f64;
+        }
+        h
+    };
+    let (hg, hi) = (hist(genuine), hist(impostor));
+    let top = hg.iter().chain(&hi).copied().fold(0.0, f64::max) * 1.1;
+    let mut chart = ChartBuilder::on(&left)
+        .caption(
+            format!(
+                "Scores: {} genuine, {} impostor pairs",
+                cal.genuine, cal.impostor
+            ),
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(50)
+        .build_cartesian_2d(-1.0f64..1.0, 0.0..top.max(1e-3))
+        .map_err(|x| e(&x))?;
+    chart
+        .configure_mesh()
+        .x_desc("cosine score")
+        .y_desc("fraction of pairs")
+        .draw()
+        .map_err(|x| e(&x))?;
+    for (h, color, label) in [(&hi, RED, "impostor"), (&hg, BLUE, "genuine")] {
+        chart
+            .draw_series(h.iter().enumerate().map(|(i, &v)| {
+                let x0 = -1.0 + 2.0 * i as f64 / bins as f64;
+                Rectangle::new(
+                    [(x0, 0.0), (x0 + 2.0 / bins as f64, v)],
+                    color.mix(0.45).filled(),
+                )
+            }))
+            .map_err(|x| e(&x))?
+            .label(label)
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.mix(0.45).filled())
+            });
+    }
+    let t = f64::from(cal.target.threshold);
+    chart
+        .draw_series(LineSeries::new([(t, 0.0), (t, top)], BLACK.stroke_width(2)))
+        .map_err(|x| e(&x))?
+        .label(format!(
+            "threshold {:.3} (FAR {:.0e})",
+            cal.target.threshold, cal.target.far
+        ))
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 12, y)], BLACK));
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .draw()
+        .map_err(|x| e(&x))?;
+
+    let mut imp = impostor.to_vec();
+    imp.sort_by(|a, b| b.total_cmp(a));
+    let mut gen_sorted = genuine.to_vec();
+    gen_sorted.sort_by(|a, b| b.total_cmp(a));
+    let floor = 1.0 / imp.len() as f64;
+    let roc: Vec<(f64, f64)> = imp
+        .iter()
+        .map(|&s| {
+            let th = next_up(s);
+            (
+                rate_at_or_above(&imp, th).max(floor),
+                rate_at_or_above(&gen_sorted, th),
+            )
+        })
+        .collect();
+    let mut chart = ChartBuilder::on(&right)
+        .caption(
+            format!("ROC (EER {:.2} %)", 100.0 * cal.eer),
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(50)
+        .build_cartesian_2d((floor..1.0f64).log_scale(), 0.0f64..1.0)
+        .map_err(|x| e(&x))?;
+    chart
+        .configure_mesh()
+        .x_desc("false accept rate")
+        .y_desc("true accept rate")
+        .draw()
+        .map_err(|x| e(&x))?;
+    chart
+        .draw_series(LineSeries::new(roc, BLUE.stroke_width(2)))
+        .map_err(|x| e(&x))?;
+    root.present().map_err(|x| e(&x))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn separable_scores_have_zero_eer_and_a_threshold_between() {
+        let genuine = [0.8, 0.7, 0.9, 0.6];
+        let impostor: Vec<f32> = (0..1000).map(|i| -0.2 + 0.5 * i as f32 / 1000.0).collect();
+        let cal = calibrate(&genuine, &impostor, 1e-3).expect("calibration");
+        assert_eq!(cal.eer, 0.0);
+        assert!(cal.target.threshold > 0.298 && cal.target.threshold <= 0.6);
+        assert_eq!(cal.target.tar, 1.0);
+        assert!(cal.target.measured_far <= 1e-3);
+        assert!(!cal.target.extrapolated);
+        // 1e-4 needs 10 000 impostor pairs: flagged.
+        assert!(cal.points[2].extrapolated);
+    }
+
+    #[test]
+    fn threshold_allows_the_target_share_of_impostors() {
+        let genuine = [0.5; 10];
+        let impostor: Vec<f32> = (0..100).map(|i| i as f32 / 100.0).collect();
+        let cal = calibrate(&genuine, &impostor, 0.05).expect("calibration");
+        assert!((cal.target.measured_far - 0.05).abs() < 1e-9, "{cal:?}");
+        assert_eq!(cal.target.tar, 0.0);
+        assert!(calibrate(&[], &impostor, 0.1).is_none());
+    }
+}

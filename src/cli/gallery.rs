@@ -1,0 +1,497 @@
+//! `enroll`, `identify`, `gallery …`, `keygen`, `calibrate`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use facegate::calibrate;
+use facegate::enroll::{self, Outcome};
+use facegate::gallery::{Gallery, Index, Keyring, Policy, keys};
+use facegate::vision::sface::{DEFAULT_COSINE_THRESHOLD, EMBEDDING_DIM, MODEL_ID};
+use facegate::vision::{ModelPaths, Vision, picture};
+
+/// Reading policy for a gallery named on the command line.
+pub fn policy(keys_dir: Option<&Path>, model: bool, require_signature: bool) -> Result<Policy> {
+    let keyring = match keys_dir {
+        Some(dir) => Keyring::from_dir(dir)?,
+        None => Keyring::default(),
+    };
+    Ok(Policy {
+        model_id: model.then(|| MODEL_ID.to_string()),
+        keyring,
+        require_signature,
+        ..Policy::default()
+    })
+}
+
+/// Loads a gallery with the default policy plus `keys_dir`.
+pub fn load(path: &Path, keys_dir: Option<&Path>) -> Result<Gallery> {
+    Gallery::load(path, &policy(keys_dir, false, false)?)
+        .with_context(|| format!("reading gallery {}", path.display()))
+}
+
+fn signing_key(path: Option<&Path>) -> Result<Option<ed25519_dalek::SigningKey>> {
+    path.map(keys::read_signing_key)
+        .transpose()
+        .map_err(Into::into)
+}
+
+/// Writes `gallery`, signed when `sign` names a key.
+pub fn save(gallery: &Gallery, path: &Path, sign: Option<&Path>) -> Result<()> {
+    let key = signing_key(sign)?;
+    if key.is_none() && gallery.signed_by.is_some() {
+        eprintln!(
+            "warning: {} is written unsigned (pass --sign KEY to sign it)",
+            path.display()
+        );
+    }
+    gallery.save(path, key.as_ref())?;
+    Ok(())
+}
+
+pub struct EnrollArgs<'a> {
+    pub photos: &'a Path,
+    pub out: &'a Path,
+    pub sign: Option<&'a Path>,
+    pub update: Option<&'a Path>,
+    pub report: Option<&'a Path>,
+    pub threshold: Option<f32>,
+    pub keys: Option<&'a Path>,
+}
+
+pub fn enroll(vision: &Vision, models: &ModelPaths, a: EnrollArgs, as_json: bool) -> Result<()> {
+    let previous = a.update.map(|p| load(p, a.keys)).transpose()?;
+    let threshold = a
+        .threshold
+        .or(previous.as_ref().map(|g| g.header().threshold))
+        .unwrap_or(DEFAULT_COSINE_THRESHOLD);
+    let base = Gallery::new(
+        MODEL_ID,
+        models.embedder_sha256()?,
+        EMBEDDING_DIM as u16,
+        threshold,
+    );
+    let total: usize = enroll::scan(a.photos)?.iter().map(|p| p.files.len()).sum();
+    let bar = ProgressBar::new(total as u64).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let options = enroll::Options {
+        previous,
+        ..Default::default()
+    };
+    let (gallery, report) = enroll::enroll(vision, a.photos, base, &options, |f| {
+        bar.set_message(f.person.clone());
+        bar.inc(1);
+        if let Outcome::Failed(reason) = &f.outcome {
+            bar.println(format!("failed  {}: {reason}", f.file.display()));
+        }
+    })?;
+    bar.finish_and_clear();
+    save(&gallery, a.out, a.sign)?;
+    if let Some(path) = a.report {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let (enrolled, reused, skipped, failed) = report.counts();
+    if as_json {
+        println!(
+            "{}",
+            json!({"gallery": a.out, "version": gallery.header().version, "persons": gallery.persons().len(), "enrolled": enrolled, "reused": reused, "skipped": skipped, "failed": failed, "report": report})
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<28} {:>6} {:>8} {:>6} {:>7} {:>6}",
+        "person", "photos", "enrolled", "reused", "skipped", "failed"
+    );
+    let mut people: Vec<&str> = report.files.iter().map(|f| f.person.as_str()).collect();
+    people.dedup();
+    for person in people {
+        let files: Vec<_> = report.files.iter().filter(|f| f.person == person).collect();
+        let count = |k: fn(&Outcome) -> bool| files.iter().filter(|f| k(&f.outcome)).count();
+        println!(
+            "{:<28} {:>6} {:>8} {:>6} {:>7} {:>6}",
+            person,
+            files.len(),
+            count(|o| matches!(o, Outcome::Enrolled)),
+            count(|o| matches!(o, Outcome::Reused)),
+            count(|o| matches!(o, Outcome::Skipped(_))),
+            count(|o| matches!(o, Outcome::Failed(_)))
+        );
+    }
+    for f in &report.files {
+        match &f.outcome {
+            Outcome::Skipped(r) => println!("skipped {}: {r}", f.file.display()),
+            Outcome::Failed(r) => println!("failed  {}: {r}", f.file.display()),
+            _ => {}
+        }
+        for w in &f.warnings {
+            println!("warning {}: {w}", f.file.display());
+        }
+    }
+    for p in &report.empty_persons {
+        println!("warning {p}: no usable photo; not enrolled");
+    }
+    for l in &report.lookalikes {
+        println!(
+            "warning {} and {} match each other ({:.3} ≥ threshold {:.3})",
+            l.a, l.b, l.score, threshold
+        );
+    }
+    println!(
+        "{}: {} people, {} templates, version {} ({enrolled} enrolled, {reused} reused, {skipped} skipped, {failed} failed)",
+        a.out.display(),
+        gallery.persons().len(),
+        gallery
+            .persons()
+            .iter()
+            .map(|p| p.templates.len())
+            .sum::<usize>(),
+        gallery.header().version
+    );
+    Ok(())
+}
+
+pub fn identify(
+    vision: &Vision,
+    image: &Path,
+    gallery_path: &Path,
+    top: usize,
+    keys_dir: Option<&Path>,
+    as_json: bool,
+) -> Result<()> {
+    let gallery = Gallery::load(gallery_path, &policy(keys_dir, true, false)?)
+        .with_context(|| format!("reading gallery {}", gallery_path.display()))?;
+    let index = Index::new(&gallery);
+    let threshold = gallery.header().threshold;
+    let img = picture::load(image)?;
+    let faces = vision.faces(&img);
+    let results: Vec<_> = faces
+        .iter()
+        .map(|face| {
+            let ranked: Vec<_> = index
+                .search(&face.embedding, top)
+                .iter()
+                .map(|m| {
+                    let p = &gallery.persons()[m.person];
+                    json!({"id": p.id, "name": p.name.as_str(), "score": m.score, "l2": m.l2()})
+                })
+                .collect();
+            let best = index.search(&face.embedding, 1).pop();
+            let decision = match best {
+                Some(m) if m.score >= threshold => json!({"person": gallery.persons()[m.person].name.as_str(), "id": gallery.persons()[m.person].id, "score": m.score}),
+                _ => json!("unknown"),
+            };
+            json!({"bbox": face.detection.bbox, "detector_score": face.detection.score, "decision": decision, "ranked": ranked})
+        })
+        .collect();
+    if as_json {
+        println!(
+            "{}",
+            json!({"image": image, "gallery": gallery_path, "threshold": threshold, "faces": results})
+        );
+        return Ok(());
+    }
+    if results.is_empty() {
+        println!("{}: no face found", image.display());
+    }
+    for (i, r) in results.iter().enumerate() {
+        let decision = match &r["decision"] {
+            serde_json::Value::String(s) => s.clone(),
+            d => format!(
+                "{} ({:.3})",
+                d["person"].as_str().unwrap_or("?"),
+                d["score"].as_f64().unwrap_or(0.0)
+            ),
+        };
+        println!("face {} at {}: {decision}", i + 1, r["bbox"]);
+        for m in r["ranked"].as_array().into_iter().flatten() {
+            println!(
+                "  {:<28} cosine {:>7.4}  l2 {:.4}",
+                m["name"].as_str().unwrap_or("?"),
+                m["score"].as_f64().unwrap_or(0.0),
+                m["l2"].as_f64().unwrap_or(0.0)
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn list(g: &Gallery, as_json: bool) {
+    if as_json {
+        let persons: Vec<_> = g
+            .persons()
+            .iter()
+            .map(|p| json!({"id": p.id, "name": p.name.as_str(), "templates": p.templates.len()}))
+            .collect();
+        println!("{}", json!({"persons": persons}));
+        return;
+    }
+    for p in g.persons() {
+        println!(
+            "{:>6}  {:<32} {} template(s)",
+            p.id,
+            p.name.as_str(),
+            p.templates.len()
+        );
+    }
+}
+
+pub fn show(g: &Gallery, name: &str, as_json: bool) -> Result<()> {
+    let Some(p) = g.find(name) else {
+        bail!("no person named {name:?}")
+    };
+    let info = json!({
+        "id": p.id, "name": p.name.as_str(), "badge": p.badge.as_ref().map(|b| b.as_str()),
+        "valid_from": p.valid_from, "valid_until": p.valid_until,
+        "templates": p.templates.iter().map(|t| json!({"source_sha256_prefix": keys::hex(&t.source), "scale": t.scale})).collect::<Vec<_>>(),
+    });
+    if as_json {
+        println!("{info}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&info)?);
+    }
+    Ok(())
+}
+
+/// Applies `edit` to the gallery at `path`, bumps its version and writes it back.
+pub fn edit(
+    path: &Path,
+    sign: Option<&Path>,
+    keys_dir: Option<&Path>,
+    edit: impl FnOnce(&mut Gallery) -> Result<String>,
+) -> Result<()> {
+    let mut g = load(path, keys_dir)?;
+    let done = edit(&mut g)?;
+    g.body.header.version += 1;
+    save(&g, path, sign)?;
+    println!(
+        "{done}; {} is now version {}",
+        path.display(),
+        g.header().version
+    );
+    Ok(())
+}
+
+pub fn merge(a: &Gallery, b: &Gallery) -> Result<Gallery> {
+    if a.header().model_id != b.header().model_id
+        || a.header().embedding_dim != b.header().embedding_dim
+    {
+        bail!(
+            "galleries were made with different models ({} and {})",
+            a.header().model_id,
+            b.header().model_id
+        );
+    }
+    let mut out = a.clone();
+    let mut next = out.persons().iter().map(|p| p.id).max().unwrap_or(0) + 1;
+    for p in b.persons() {
+        match out.body.persons.iter_mut().find(|q| q.name == p.name) {
+            Some(q) => {
+                for t in &p.templates {
+                    if q.templates.len() < facegate::gallery::format::MAX_TEMPLATES
+                        && !q.templates.iter().any(|u| u.source == t.source)
+                    {
+                        q.templates.push(t.clone());
+                    }
+                }
+            }
+            None => {
+                let mut p = p.clone();
+                p.id = next;
+                next += 1;
+                out.body.persons.push(p);
+            }
+        }
+    }
+    out.body.header.version = a.header().version.max(b.header().version) + 1;
+    Ok(out)
+}
+
+pub fn verify(path: &Path, keys_dir: Option<&Path>, require_signature: bool) -> Result<()> {
+    let g = Gallery::load(path, &policy(keys_dir, true, require_signature)?)
+        .with_context(|| format!("verifying {}", path.display()))?;
+    let signer = g.signed_by.map_or_else(
+        || "unsigned".to_string(),
+        |id| format!("signed by key {}", keys::hex(&id)),
+    );
+    println!(
+        "{}: OK, version {}, {} people, {signer}",
+        path.display(),
+        g.header().version,
+        g.persons().len()
+    );
+    Ok(())
+}
+
+pub fn stats(path: &Path, g: &Gallery, as_json: bool) -> Result<()> {
+    let size = std::fs::metadata(path)?.len();
+    let templates: usize = g.persons().iter().map(|p| p.templates.len()).sum();
+    let persons = g.persons().len();
+    let per_person = if persons > 0 {
+        size as f64 / persons as f64
+    } else {
+        0.0
+    };
+    let per_template = if templates > 0 {
+        size as f64 / templates as f64
+    } else {
+        0.0
+    };
+    let h = g.header();
+    if as_json {
+        println!(
+            "{}",
+            json!({"file_bytes": size, "persons": persons, "templates": templates, "bytes_per_person": per_person, "bytes_per_template": per_template, "model_id": h.model_id.as_str(), "version": h.version, "threshold": h.threshold, "signed": g.signed_by.is_some()})
+        );
+    } else {
+        println!(
+            "{}: {size} bytes, {persons} people, {templates} templates",
+            path.display()
+        );
+        println!(
+            "  {per_person:.0} bytes per person, {per_template:.0} bytes per template (int8, {} components)",
+            h.embedding_dim
+        );
+        println!(
+            "  model {}, version {}, threshold {:.3}, {}",
+            h.model_id,
+            h.version,
+            h.threshold,
+            if g.signed_by.is_some() {
+                "signed"
+            } else {
+                "unsigned"
+            }
+        );
+    }
+    Ok(())
+}
+
+pub fn keygen(stem: &Path) -> Result<()> {
+    let (secret, public, key) = keys::generate(stem)?;
+    println!("key id {}", keys::hex(&keys::key_id(&key.verifying_key())));
+    println!(
+        "secret key {} (keep it off the terminals)",
+        secret.display()
+    );
+    println!(
+        "public key {} (copy to /etc/facegate/keys/ on each terminal)",
+        public.display()
+    );
+    Ok(())
+}
+
+pub struct CalibrateArgs<'a> {
+    pub dir: &'a Path,
+    pub far: f64,
+    pub plot: Option<&'a Path>,
+    pub gallery: Option<&'a Path>,
+    pub sign: Option<&'a Path>,
+    pub max_impostors: usize,
+}
+
+pub fn calibrate(vision: &Vision, a: CalibrateArgs, as_json: bool) -> Result<()> {
+    let persons = enroll::scan(a.dir)?;
+    let mut embedded: Vec<(usize, facegate::vision::Embedding)> = Vec::new();
+    let mut failed = 0usize;
+    let total: usize = persons.iter().map(|p| p.files.len()).sum();
+    let bar = ProgressBar::new(total as u64);
+    for (id, p) in persons.iter().enumerate() {
+        for file in &p.files {
+            bar.inc(1);
+            match picture::load(file)
+                .map_err(anyhow::Error::from)
+                .and_then(|img| Ok(vision.largest_face(&img, &file.display().to_string())?))
+            {
+                Ok(face) => embedded.push((id, face.embedding)),
+                Err(e) => {
+                    failed += 1;
+                    bar.println(format!("skipped {e}"));
+                }
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
+    let n = embedded.len();
+    let impostor_total = n * n.saturating_sub(1) / 2;
+    // Deterministic subsample of impostor pairs past the cap.
+    let stride = impostor_total.div_ceil(a.max_impostors.max(1)).max(1);
+    let mut k = 0usize;
+    for i in 0..n {
+        for j in i + 1..n {
+            if embedded[i].0 == embedded[j].0 {
+                genuine.push(embedded[i].1.cosine(&embedded[j].1));
+            } else {
+                if k.is_multiple_of(stride) {
+                    impostor.push(embedded[i].1.cosine(&embedded[j].1));
+                }
+                k += 1;
+            }
+        }
+    }
+    let Some(cal) = calibrate::calibrate(&genuine, &impostor, a.far) else {
+        bail!(
+            "{}: need at least two people and one person with two usable photos",
+            a.dir.display()
+        );
+    };
+    if let Some(path) = a.plot {
+        calibrate::plot(path, &genuine, &impostor, &cal)
+            .map_err(|e| anyhow::anyhow!("drawing {}: {e}", path.display()))?;
+    }
+    if let Some(path) = a.gallery {
+        edit(path, a.sign, None, |g| {
+            g.body.header.threshold = cal.target.threshold;
+            Ok(format!("threshold set to {:.4}", cal.target.threshold))
+        })?;
+    }
+    if as_json {
+        println!(
+            "{}",
+            json!({"photos": n, "failed": failed, "calibration": cal})
+        );
+        return Ok(());
+    }
+    println!(
+        "{n} photos embedded ({failed} skipped); {} genuine and {} impostor pairs",
+        cal.genuine, cal.impostor
+    );
+    println!(
+        "{:>8}  {:>9}  {:>7}  {:>12}",
+        "FAR", "threshold", "TAR", "measured FAR"
+    );
+    for p in cal.points.iter().chain(std::iter::once(&cal.target)) {
+        let note = if p.extrapolated {
+            "  (too few impostor pairs to measure)"
+        } else {
+            ""
+        };
+        println!(
+            "{:>8.0e}  {:>9.4}  {:>6.2}%  {:>12.2e}{note}",
+            p.far,
+            p.threshold,
+            100.0 * p.tar,
+            p.measured_far
+        );
+    }
+    println!(
+        "EER {:.2}% at threshold {:.4}",
+        100.0 * cal.eer,
+        cal.eer_threshold
+    );
+    println!(
+        "threshold for FAR {:.0e}: {:.4}",
+        cal.target.far, cal.target.threshold
+    );
+    Ok(())
+}
+
+/// `PathBuf` option as `Option<&Path>`.
+pub fn opt(p: &Option<PathBuf>) -> Option<&Path> {
+    p.as_deref()
+}

@@ -1,0 +1,4 @@
+//! Command implementations for the `facegate` binary.
+
+pub mod gallery;
+pub mod vision;
