@@ -26,10 +26,14 @@ pub fn policy(keys_dir: Option<&Path>, model: bool, require_signature: bool) -> 
     })
 }
 
-/// Loads a gallery with the default policy plus `keys_dir`.
+/// Loads a gallery to inspect or edit: signatures are checked against
+/// `keys_dir` when given, not checked otherwise.
 pub fn load(path: &Path, keys_dir: Option<&Path>) -> Result<Gallery> {
-    Gallery::load(path, &policy(keys_dir, false, false)?)
-        .with_context(|| format!("reading gallery {}", path.display()))
+    let policy = Policy {
+        check_signature: keys_dir.is_some(),
+        ..policy(keys_dir, false, false)?
+    };
+    Gallery::load(path, &policy).with_context(|| format!("reading gallery {}", path.display()))
 }
 
 fn signing_key(path: Option<&Path>) -> Result<Option<ed25519_dalek::SigningKey>> {
@@ -41,7 +45,7 @@ fn signing_key(path: Option<&Path>) -> Result<Option<ed25519_dalek::SigningKey>>
 /// Writes `gallery`, signed when `sign` names a key.
 pub fn save(gallery: &Gallery, path: &Path, sign: Option<&Path>) -> Result<()> {
     let key = signing_key(sign)?;
-    if key.is_none() && gallery.signed_by.is_some() {
+    if key.is_none() && gallery.header().issuer.is_some() {
         eprintln!(
             "warning: {} is written unsigned (pass --sign KEY to sign it)",
             path.display()
