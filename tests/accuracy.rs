@@ -2,6 +2,7 @@
 
 mod common;
 
+use facegate::gallery::{Index, quantise};
 use facegate::vision::yunet::iou;
 use facegate::vision::{Backend, DEFAULT_COSINE_THRESHOLD, DetectorConfig, Embedding, picture};
 
@@ -67,6 +68,25 @@ fn dlib_johns_pairs_separate() {
         impostor.iter().copied().fold(f32::NEG_INFINITY, f32::max)
     );
     assert!(best <= 1, "{best} errors at the best threshold");
+
+    // Stored as int8 templates and searched with an int8 query, scores move little.
+    let mut index = Index::with_dim(128, 0);
+    for (i, (_, e)) in chips.iter().enumerate() {
+        let t = quantise(e, [0; 16]);
+        index.push(i as u32, t.scale, &t.values);
+    }
+    let mut worst = 0.0f32;
+    for (_, q) in &chips {
+        let mut by_person = vec![0.0f32; chips.len()];
+        for m in index.search(q, chips.len()) {
+            by_person[m.person] = m.score;
+        }
+        for (j, (_, e)) in chips.iter().enumerate() {
+            worst = worst.max((by_person[j] - q.cosine(e)).abs());
+        }
+    }
+    println!("int8 templates and query: max |score change| {worst:.4} over {} pairs", chips.len() * chips.len());
+    assert!(worst < 0.01, "int8 search changes scores by {worst}");
 }
 
 /// Portraits years apart: same people accepted, every other pair rejected, at
