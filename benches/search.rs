@@ -5,14 +5,18 @@
 use std::process::Command;
 use std::time::Instant;
 
-use facegate::gallery::{Index, quantise};
+use facegate::gallery::format::Name;
+use facegate::gallery::{Gallery, Index, Person, Policy, quantise};
 use facegate::vision::Embedding;
 
 const SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 const K: usize = 5;
 
 fn main() {
-    let iters: usize = std::env::var("BENCH_ITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+    let iters: usize = std::env::var("BENCH_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
     let threads = rayon::current_num_threads();
     let mut state = 7u64;
     let mut gauss = move || {
@@ -39,7 +43,14 @@ fn main() {
                 middle = Some(e);
             }
         }
-        let q = Embedding::normalised(middle.expect("query").0.iter().map(|v| v + 0.1 * gauss()).collect());
+        let q = Embedding::normalised(
+            middle
+                .expect("query")
+                .0
+                .iter()
+                .map(|v| v + 0.1 * gauss())
+                .collect(),
+        );
         for _ in 0..3 {
             std::hint::black_box(index.search(&q, K));
         }
@@ -51,9 +62,14 @@ fn main() {
             })
             .collect();
         times.sort_by(f64::total_cmp);
-        assert_eq!(index.search(&q, 1)[0].person, n / 2, "search finds the planted match");
+        assert_eq!(
+            index.search(&q, 1)[0].person,
+            n / 2,
+            "search finds the planted match"
+        );
         ours.push(times[times.len() / 2]);
     }
+    let load_ms = load_100k(&mut gauss);
     let python = std::env::var("FACEGATE_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench_search.py");
     let out = Command::new(python)
@@ -65,7 +81,11 @@ fn main() {
         .env("OMP_NUM_THREADS", threads.to_string())
         .output()
         .expect("run bench_search.py");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let numpy: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     println!("\n1:N search, top {K}, {threads} thread(s), median of {iters}");
     println!("| templates | facegate int8 ms | numpy f32 ms | facegate / numpy |");
@@ -74,4 +94,34 @@ fn main() {
         let theirs = numpy[n.to_string()].as_f64().expect("time");
         println!("| {n} | {ms:.3} | {theirs:.3} | {:.2}x |", ms / theirs);
     }
+    println!(
+        "\n100k-person gallery file: decode, check and index in {load_ms:.1} ms (median of 5)"
+    );
+}
+
+/// Median time to decode, validate and index a 100 000-person gallery file.
+fn load_100k(gauss: &mut impl FnMut() -> f32) -> f64 {
+    let mut g = Gallery::new("sface-2021dec-128", [0; 32], 128, 0.363);
+    for i in 0..100_000u32 {
+        let e = Embedding::normalised((0..128).map(|_| gauss()).collect());
+        g.body.persons.push(Person {
+            id: i,
+            name: Name::try_from(format!("Person {i}").as_str()).expect("name"),
+            badge: None,
+            valid_from: None,
+            valid_until: None,
+            templates: vec![quantise(&e, [0; 16])],
+        });
+    }
+    let bytes = g.encode(None).expect("encode");
+    let mut times: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            let loaded = Gallery::decode(&bytes, &Policy::default()).expect("decode");
+            std::hint::black_box(Index::new(&loaded));
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[2]
 }

@@ -85,7 +85,10 @@ fn dlib_johns_pairs_separate() {
             worst = worst.max((by_person[j] - q.cosine(e)).abs());
         }
     }
-    println!("int8 templates and query: max |score change| {worst:.4} over {} pairs", chips.len() * chips.len());
+    println!(
+        "int8 templates and query: max |score change| {worst:.4} over {} pairs",
+        chips.len() * chips.len()
+    );
     assert!(worst < 0.01, "int8 search changes scores by {worst}");
 }
 

@@ -16,11 +16,25 @@ fn calibrate_johns_and_store_the_threshold() {
     let chip = common::images_in(&johns.join("John_Salley")).remove(0);
     std::fs::copy(&chip, photos.join("a.jpg")).expect("copy");
     let run = |args: &[&std::ffi::OsStr]| {
-        let out = common::facegate().arg("--models").arg(common::models().dir()).args(args).output().expect("run");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = common::facegate()
+            .arg("--models")
+            .arg(common::models().dir())
+            .args(args)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    run(&["enroll".as_ref(), dir.path().join("photos").as_os_str(), "--out".as_ref(), gallery.as_os_str()]);
+    run(&[
+        "enroll".as_ref(),
+        dir.path().join("photos").as_os_str(),
+        "--out".as_ref(),
+        gallery.as_os_str(),
+    ]);
     let out = run(&[
         "--json".as_ref(),
         "calibrate".as_ref(),
@@ -35,14 +49,26 @@ fn calibrate_johns_and_store_the_threshold() {
     let v: Value = serde_json::from_str(out.lines().last().expect("json line")).expect("json");
     let cal = &v["calibration"];
     assert_eq!(v["photos"], 55);
-    assert_eq!((cal["genuine"].as_u64(), cal["impostor"].as_u64()), (Some(275), Some(1210)));
+    assert_eq!(
+        (cal["genuine"].as_u64(), cal["impostor"].as_u64()),
+        (Some(275), Some(1210))
+    );
     assert_eq!(cal["eer"].as_f64(), Some(0.0), "{cal}");
     let t = cal["target"]["threshold"].as_f64().expect("threshold");
     assert!((0.25..0.45).contains(&t), "threshold {t}");
     assert_eq!(cal["target"]["tar"].as_f64(), Some(1.0));
     let img = image::open(&plot).expect("plot is an image");
     assert_eq!((img.width(), img.height()), (1200, 500));
-    let stats: Value = serde_json::from_str(&run(&["--json".as_ref(), "gallery".as_ref(), "stats".as_ref(), gallery.as_os_str()])).expect("json");
-    assert!((stats["threshold"].as_f64().expect("stored") - t).abs() < 1e-6, "{stats}");
+    let stats: Value = serde_json::from_str(&run(&[
+        "--json".as_ref(),
+        "gallery".as_ref(),
+        "stats".as_ref(),
+        gallery.as_os_str(),
+    ]))
+    .expect("json");
+    assert!(
+        (stats["threshold"].as_f64().expect("stored") - t).abs() < 1e-6,
+        "{stats}"
+    );
     assert_eq!(stats["version"], 2);
 }
