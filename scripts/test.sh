@@ -11,3 +11,5 @@ FACEGATE_BIN="${CARGO_TARGET_DIR:-target}/debug/facegate" scripts/fetch-models.s
 cargo test "${features[@]}"
 cargo fmt --check
 cargo clippy "${features[@]}" --all-targets -- -D warnings
+# The boards are aarch64: cross-build and run the parity subset under qemu.
+scripts/test-aarch64.sh --quick
