@@ -9,8 +9,8 @@ source scripts/setup.sh
 cargo bench --features ndarray --no-run -q
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
 for t in 1 2; do
-    RAYON_NUM_THREADS=$t cargo bench --features ndarray --bench vision -q 2>/dev/null | grep -E '^\||thread'
+    RAYON_NUM_THREADS=$t cargo bench --features ndarray --bench vision -q 2>/dev/null | grep -E '^\||thread|gallery'
 done
 for t in 1 2; do
-    RAYON_NUM_THREADS=$t cargo bench --features ndarray --bench search -q 2>/dev/null | grep -E '^\||thread'
+    RAYON_NUM_THREADS=$t cargo bench --features ndarray --bench search -q 2>/dev/null | grep -E '^\||thread|gallery'
 done

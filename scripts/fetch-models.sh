@@ -3,7 +3,8 @@
 # fold the blocked-int8 weights to fp32 with scripts/fold_onnx.py, and import them
 # into burn records with `facegate models import`.
 #
-#   models/onnx/*.onnx         the original int8bq ONNX files (reference runs)
+#   models/onnx/*_int8bq.onnx  the original ONNX files (reference runs)
+#   models/onnx/*_fp32folded.onnx  the same with weights folded to fp32 (benchmarks)
 #   models/*.safetensors       folded fp32 weights, named by graph order
 #   models/*.bpk               burn records loaded by facegate
 #
@@ -53,8 +54,10 @@ PY
 check "models/onnx/$YUNET" "$YUNET_SHA256"
 check "models/onnx/$SFACE" "$SFACE_SHA256"
 
-"$py" scripts/fold_onnx.py "models/onnx/$YUNET" --safetensors models/yunet.safetensors
-"$py" scripts/fold_onnx.py "models/onnx/$SFACE" --safetensors models/sface.safetensors
+"$py" scripts/fold_onnx.py "models/onnx/$YUNET" --safetensors models/yunet.safetensors \
+    --onnx "models/onnx/${YUNET%_int8bq.onnx}_fp32folded.onnx"
+"$py" scripts/fold_onnx.py "models/onnx/$SFACE" --safetensors models/sface.safetensors \
+    --onnx "models/onnx/${SFACE%_int8bq.onnx}_fp32folded.onnx"
 
 if [ -n "${FACEGATE_BIN:-}" ]; then
     "$FACEGATE_BIN" --models models models import
