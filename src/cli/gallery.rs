@@ -176,17 +176,20 @@ pub fn identify(
     let results: Vec<_> = faces
         .iter()
         .map(|face| {
-            let ranked: Vec<_> = index
-                .search(&face.embedding, top)
+            let matches = index.search(&face.embedding, top.max(1));
+            let ranked: Vec<_> = matches
                 .iter()
+                .take(top)
                 .map(|m| {
                     let p = &gallery.persons()[m.person];
                     json!({"id": p.id, "name": p.name.as_str(), "score": m.score, "l2": m.l2()})
                 })
                 .collect();
-            let best = index.search(&face.embedding, 1).pop();
-            let decision = match best {
-                Some(m) if m.score >= threshold => json!({"person": gallery.persons()[m.person].name.as_str(), "id": gallery.persons()[m.person].id, "score": m.score}),
+            let decision = match matches.first() {
+                Some(m) if m.score >= threshold => {
+                    let p = &gallery.persons()[m.person];
+                    json!({"person": p.name.as_str(), "id": p.id, "score": m.score})
+                }
                 _ => json!("unknown"),
             };
             json!({"bbox": face.detection.bbox, "detector_score": face.detection.score, "decision": decision, "ranked": ranked})
