@@ -37,7 +37,9 @@ impl Backend {
         match self {
             #[cfg(feature = "flex")]
             Backend::Flex => Ok(Device::flex()),
+            // Deprecated upstream in favour of flex; the design keeps it selectable.
             #[cfg(feature = "ndarray")]
+            #[allow(deprecated)]
             Backend::Ndarray => Ok(Device::ndarray()),
             #[allow(unreachable_patterns)]
             other => Err(ModelError::Backend(other.name())),
