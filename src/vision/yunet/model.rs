@@ -7,7 +7,6 @@
 //! numbers with 2 instead of 8 kernel launches per level.
 
 use burn::nn::conv::Conv2d;
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
@@ -58,7 +57,6 @@ pub struct YuNet {
     head_pw: Vec<Conv2d>,
     /// Per-stride head: merged depthwise 3×3 convolution (16 channels).
     head_dw: Vec<Conv2d>,
-    pool: MaxPool2d,
 }
 
 /// Backbone units as (input, output) channels, in graph order.
@@ -115,7 +113,6 @@ impl YuNet {
             lateral,
             head_pw,
             head_dw,
-            pool: MaxPool2dConfig::new([2, 2]).init(),
         })
     }
 
@@ -131,7 +128,7 @@ impl YuNet {
                 if i >= 7 {
                     feats.push(x.clone());
                 }
-                x = self.pool.forward(x);
+                x = max_pool2(x);
             }
             x = unit.forward(x);
         }
@@ -145,6 +142,16 @@ impl YuNet {
             .map(|(l, p)| self.head_dw[l].forward(self.head_pw[l].forward(p)))
             .collect()
     }
+}
+
+/// 2×2 max-pooling with stride 2 (even sides), as a reshape and two
+/// reductions: the same numbers as `MaxPool2d`, about twice as fast on flex.
+fn max_pool2(x: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    x.reshape([b, c, h / 2, 2, w / 2, 2])
+        .max_dim(5)
+        .max_dim(3)
+        .reshape([b, c, h / 2, w / 2])
 }
 
 /// Nearest-neighbour 2× upsampling.
