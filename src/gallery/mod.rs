@@ -129,8 +129,12 @@ impl Gallery {
         threshold: f32,
     ) -> Self {
         let mut id = format::ModelId::new();
-        // Truncation keeps a valid prefix; model ids are short constants.
-        let _ = id.push_str(&model_id[..model_id.len().min(format::MAX_MODEL_ID)]);
+        // Model ids are short constants; a longer one keeps its longest prefix.
+        for c in model_id.chars() {
+            if id.push(c).is_err() {
+                break;
+            }
+        }
         Self {
             body: Body {
                 header: Header {
