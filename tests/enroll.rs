@@ -264,6 +264,7 @@ fn cli_enrol_sign_identify_and_verify() {
         v["bytes_per_template"].as_f64().expect("number") <= 400.0,
         "{v}"
     );
+    assert_eq!(v["signed"], true, "{v}");
     let (code, _, err) = facegate(&[
         "gallery",
         "rename",

@@ -352,7 +352,7 @@ pub fn stats(path: &Path, g: &Gallery, as_json: bool) -> Result<()> {
     if as_json {
         println!(
             "{}",
-            json!({"file_bytes": size, "persons": persons, "templates": templates, "bytes_per_person": per_person, "bytes_per_template": per_template, "model_id": h.model_id.as_str(), "version": h.version, "threshold": h.threshold, "signed": g.signed_by.is_some()})
+            json!({"file_bytes": size, "persons": persons, "templates": templates, "bytes_per_person": per_person, "bytes_per_template": per_template, "model_id": h.model_id.as_str(), "version": h.version, "threshold": h.threshold, "signed": h.issuer.is_some(), "signature_verified": g.signed_by.is_some()})
         );
     } else {
         println!(
@@ -368,10 +368,10 @@ pub fn stats(path: &Path, g: &Gallery, as_json: bool) -> Result<()> {
             h.model_id,
             h.version,
             h.threshold,
-            if g.signed_by.is_some() {
-                "signed"
-            } else {
-                "unsigned"
+            match (h.issuer, g.signed_by) {
+                (_, Some(_)) => "signature verified",
+                (Some(_), None) => "signed (check it with `gallery verify --keys`)",
+                (None, _) => "unsigned",
             }
         );
     }
