@@ -146,7 +146,7 @@ fn time_burn(vision: &Vision, case: &Case, iters: usize) -> f64 {
                 height: case.shape[2],
                 scale: 1.0,
             };
-            std::hint::black_box(vision.detector.run(&input));
+            std::hint::black_box(vision.detector.run(input));
         }
         _ => {
             let crop = facegate::vision::AlignedFace {

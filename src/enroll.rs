@@ -399,10 +399,7 @@ fn enroll_photo(
             .warnings
             .push(format!("{} faces; using the largest", faces.len()));
     }
-    let face = faces
-        .iter()
-        .max_by(|a, b| a.area().total_cmp(&b.area()))
-        .ok_or("no face found")?;
+    let face = Detection::largest(&faces).ok_or("no face found")?;
     let crop = align(&img, &face.landmarks).ok_or("landmarks unusable for alignment")?;
     let quality = Quality::measure(face, &crop);
     entry.quality = Some(quality);

@@ -98,7 +98,7 @@ fn check_backend(backend: Backend) {
         img.save(work.path().join(format!("{id}.png")))
             .expect("write png");
         let faces = vision.detector.detect(&img);
-        let largest = faces.iter().max_by(|a, b| a.area().total_cmp(&b.area()));
+        let largest = Detection::largest(&faces);
         let crop = largest.and_then(|f| align(&img, &f.landmarks));
         let mut item = json!({"id": id, "image": format!("{id}.png")});
         if let Some(crop) = &crop {

@@ -340,11 +340,6 @@ impl Gallery {
     pub fn find(&self, name: &str) -> Option<&Person> {
         self.body.persons.iter().find(|p| p.name.as_str() == name)
     }
-
-    /// Bytes per template in the file (values, scale, source hash, framing).
-    pub fn bytes_per_template(&self) -> usize {
-        usize::from(self.body.header.embedding_dim) + 4 + 16 + 2
-    }
 }
 
 /// Quantises a unit embedding to a template.

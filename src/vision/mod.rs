@@ -172,11 +172,7 @@ impl Vision {
 
     /// The largest face, aligned and embedded; `name` labels the error.
     pub fn largest_face(&self, img: &RgbImage, name: &str) -> Result<Face, FaceError> {
-        let detection = self
-            .detector
-            .detect(img)
-            .into_iter()
-            .max_by(|a, b| a.area().total_cmp(&b.area()))
+        let detection = *Detection::largest(&self.detector.detect(img))
             .ok_or_else(|| FaceError::NoFace(name.to_string()))?;
         let crop =
             align(img, &detection.landmarks).ok_or_else(|| FaceError::NoFace(name.to_string()))?;

@@ -60,6 +60,11 @@ impl Detection {
         self.bbox[2].max(0.0) * self.bbox[3].max(0.0)
     }
 
+    /// The largest of `faces` by box area.
+    pub fn largest(faces: &[Detection]) -> Option<&Detection> {
+        faces.iter().max_by(|a, b| a.area().total_cmp(&b.area()))
+    }
+
     /// Distance between the eye centres in pixels.
     pub fn eye_distance(&self) -> f32 {
         let [r, l] = [self.landmarks[0], self.landmarks[1]];
@@ -142,17 +147,18 @@ impl Detector {
     /// Detects faces, best score first.
     pub fn detect(&self, img: &RgbImage) -> Vec<Detection> {
         let input = DetectorInput::new(img, &self.config);
-        let maps = self.run(&input);
-        let mut faces = decode(&maps, &input, &self.config);
+        let (width, height, scale) = (input.width, input.height, input.scale);
+        let maps = self.run(input);
+        let mut faces = decode(&maps, width, height, scale, &self.config);
         faces.retain(|f| f.bbox[2] >= self.config.min_face_size);
         faces
     }
 
     /// Runs the network: one `[16, H/s, W/s]` map per stride, sigmoid applied to
     /// the class and objectness channels.
-    pub fn run(&self, input: &DetectorInput) -> Vec<Vec<f32>> {
+    pub fn run(&self, input: DetectorInput) -> Vec<Vec<f32>> {
         let x = Tensor::<4>::from_data(
-            TensorData::new(input.bgr.clone(), [1, 3, input.height, input.width]),
+            TensorData::new(input.bgr, [1, 3, input.height, input.width]),
             &self.device,
         );
         self.model
@@ -170,12 +176,19 @@ impl Detector {
     }
 }
 
-/// Decodes the per-stride maps into faces (OpenCV's `FaceDetectorYN`
-/// post-processing), then applies NMS and maps back to original coordinates.
-pub fn decode(maps: &[Vec<f32>], input: &DetectorInput, config: &DetectorConfig) -> Vec<Detection> {
+/// Decodes the per-stride maps of a `width` × `height` network input into
+/// faces (OpenCV's `FaceDetectorYN` post-processing), then applies NMS and maps
+/// back to original coordinates (`scale` original pixels per input pixel).
+pub fn decode(
+    maps: &[Vec<f32>],
+    width: usize,
+    height: usize,
+    scale: f32,
+    config: &DetectorConfig,
+) -> Vec<Detection> {
     let mut faces = Vec::new();
     for (map, &stride) in maps.iter().zip(&STRIDES) {
-        let (cols, rows) = (input.width / stride, input.height / stride);
+        let (cols, rows) = (width / stride, height / stride);
         let cells = cols * rows;
         if map.len() != HEAD_CHANNELS * cells {
             continue;
@@ -208,11 +221,8 @@ pub fn decode(maps: &[Vec<f32>], input: &DetectorInput, config: &DetectorConfig)
     }
     let mut kept = nms(faces, config.nms_threshold, config.top_k);
     for f in &mut kept {
-        f.bbox.iter_mut().for_each(|v| *v *= input.scale);
-        f.landmarks
-            .iter_mut()
-            .flatten()
-            .for_each(|v| *v *= input.scale);
+        f.bbox.iter_mut().for_each(|v| *v *= scale);
+        f.landmarks.iter_mut().flatten().for_each(|v| *v *= scale);
     }
     kept
 }
