@@ -8,4 +8,5 @@ pub mod atomic;
 pub mod calibrate;
 pub mod enroll;
 pub mod gallery;
+pub mod gpio;
 pub mod vision;
