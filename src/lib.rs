@@ -6,6 +6,7 @@
 
 pub mod atomic;
 pub mod calibrate;
+pub mod camera;
 pub mod enroll;
 pub mod gallery;
 pub mod gpio;
