@@ -7,6 +7,7 @@
 pub mod atomic;
 pub mod calibrate;
 pub mod camera;
+pub mod door;
 pub mod enroll;
 pub mod gallery;
 pub mod gpio;

@@ -253,7 +253,11 @@ pub fn parse_playlist(text: &str, base: &Path) -> Result<Vec<Step>, String> {
             path => {
                 let path = base.join(path);
                 if !path.is_file() {
-                    return Err(format!("line {}: no such picture {}", no + 1, path.display()));
+                    return Err(format!(
+                        "line {}: no such picture {}",
+                        no + 1,
+                        path.display()
+                    ));
                 }
                 Step::Picture(path, count)
             }
@@ -304,7 +308,8 @@ mod tests {
     }
 
     fn tempdir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("facegate-replay-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("facegate-replay-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }
@@ -314,7 +319,11 @@ mod tests {
         let mut s = String::new();
         for _ in 0..reads {
             match replay.next_frame() {
-                Ok(Some(f)) => s.push(if f.image.get_pixel(32, 24)[0] == 96 { 'b' } else { 'p' }),
+                Ok(Some(f)) => s.push(if f.image.get_pixel(32, 24)[0] == 96 {
+                    'b'
+                } else {
+                    'p'
+                }),
                 Ok(None) => s.push('.'),
                 Err(_) => {
                     s.push('L');
@@ -330,7 +339,10 @@ mod tests {
     #[test]
     fn playlist_plays_in_order_with_failures() {
         let dir = tempdir("order");
-        let list = script(&dir, "# scene\nred.png x3\nblank x2  # empty\nlost x3\nred.png\n");
+        let list = script(
+            &dir,
+            "# scene\nred.png x3\nblank x2  # empty\nlost x3\nred.png\n",
+        );
         let mut replay = Replay::open(&list, options()).unwrap();
         // 3 failures: one read fails, then two reopens fail, the third succeeds.
         assert_eq!(trace(&mut replay, 9), "pppbbLrrp..");
@@ -384,7 +396,10 @@ mod tests {
         std::fs::write(dir.join("broken.jpg"), b"\xFF\xD8garbage").unwrap();
         let list = script(&dir, "broken.jpg\nred.png\n");
         let mut replay = Replay::open(&list, options()).unwrap();
-        assert!(matches!(replay.next_frame(), Err(CameraError::BadFrame { .. })));
+        assert!(matches!(
+            replay.next_frame(),
+            Err(CameraError::BadFrame { .. })
+        ));
         assert!(replay.next_frame().unwrap().is_some());
     }
 }

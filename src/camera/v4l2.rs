@@ -8,7 +8,7 @@ use v4l::io::mmap::Stream as MmapStream;
 use v4l::io::traits::CaptureStream;
 use v4l::video::Capture;
 use v4l::video::capture::Parameters;
-use v4l::{Device, FourCC, Format};
+use v4l::{Device, Format, FourCC};
 
 use super::{CameraError, Frame, FrameSource, PixelFormat, convert};
 
