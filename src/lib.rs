@@ -11,4 +11,5 @@ pub mod door;
 pub mod enroll;
 pub mod gallery;
 pub mod gpio;
+pub mod update;
 pub mod vision;
