@@ -311,7 +311,7 @@ impl DoorHandle {
     }
 
     /// Locks, stops the thread and returns its last events.
-    pub fn shutdown(mut self) -> Vec<DoorEvent> {
+    pub fn shutdown(&mut self) -> Vec<DoorEvent> {
         self.stop();
         self.events()
     }
@@ -426,7 +426,7 @@ mod tests {
         let opened = open(&sim_config(), Path::new(".")).unwrap();
         let pins = opened.sim.unwrap();
         let stop = Arc::new(AtomicBool::new(false));
-        let door = DoorHandle::spawn(opened.door, sim_config().policy(), stop);
+        let mut door = DoorHandle::spawn(opened.door, sim_config().policy(), stop);
         door.unlock();
         while pins.relay.transitions().len() < 3 {
             std::thread::sleep(POLL);
