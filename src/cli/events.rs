@@ -1,0 +1,78 @@
+//! `facegate events list|export`.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+
+use facegate::events::{self, Event, EventKind, export};
+
+/// Events at or after `since` (Unix ms) and of one of `kinds` (all if empty).
+fn select(log: &Path, since: Option<&str>, kinds: &[EventKind]) -> Result<Vec<Event>> {
+    let since = since
+        .map(|s| events::parse_since(s, SystemTime::now()))
+        .transpose()
+        .map_err(anyhow::Error::msg)?
+        .unwrap_or(0);
+    let contents = events::read(log)?;
+    for (file, bytes) in &contents.ignored {
+        eprintln!(
+            "warning: {}: {bytes} bytes after the last good record ignored",
+            file.display()
+        );
+    }
+    Ok(contents
+        .events
+        .into_iter()
+        .filter(|e| e.time_ms >= since && (kinds.is_empty() || kinds.contains(&e.kind)))
+        .collect())
+}
+
+/// Prints a table, or JSON lines.
+pub fn list(log: &Path, since: Option<&str>, kinds: &[EventKind], as_json: bool) -> Result<()> {
+    let events = select(log, since, kinds)?;
+    if as_json {
+        for e in &events {
+            println!("{}", export::to_json(e));
+        }
+        return Ok(());
+    }
+    println!(
+        "{:<24} {:<18} {:<24} {:>6} {:>6}  detail",
+        "time (UTC)", "kind", "name", "score", "frames"
+    );
+    for e in &events {
+        println!(
+            "{:<24} {:<18} {:<24} {:>6} {:>6}  {}",
+            export::time_text(e),
+            e.kind.as_str(),
+            e.name.as_deref().unwrap_or("-"),
+            e.score.map_or("-".into(), |s| format!("{s:.3}")),
+            e.frames,
+            e.detail.as_deref().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
+/// Writes CSV or a JSON array to `out` (atomically) or stdout.
+pub fn export(log: &Path, format: &str, since: Option<&str>, out: Option<&Path>) -> Result<()> {
+    let events = select(log, since, &[])?;
+    let text = match format {
+        "csv" => events::to_csv(&events),
+        "json" => {
+            let all: Vec<_> = events.iter().map(events::to_json).collect();
+            serde_json::to_string_pretty(&all)? + "\n"
+        }
+        other => anyhow::bail!("unknown format {other:?} (csv or json)"),
+    };
+    match out {
+        Some(path) => {
+            facegate::atomic::write(path, text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("{} events written to {}", events.len(), path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
