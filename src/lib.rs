@@ -7,9 +7,13 @@
 pub mod atomic;
 pub mod calibrate;
 pub mod camera;
+pub mod config;
+pub mod display;
 pub mod door;
 pub mod enroll;
+pub mod events;
 pub mod gallery;
 pub mod gpio;
+pub mod terminal;
 pub mod update;
 pub mod vision;

@@ -93,6 +93,17 @@ enum Command {
         #[arg(long)]
         keys: Option<PathBuf>,
     },
+    /// Run the door terminal: camera, recognition, door, display, event log.
+    Run {
+        /// Board config (see board/*.toml).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// List or export the event log.
+    Events {
+        #[command(subcommand)]
+        action: EventsAction,
+    },
     /// Inspect and edit a gallery.
     Gallery {
         #[command(subcommand)]
@@ -279,8 +290,55 @@ fn run(cli: Cli) -> Result<ExitCode> {
             g::calibrate(&vision()?, args, json)?;
         }
         Command::Gallery { action } => gallery(action, json)?,
+        Command::Events { action } => events(action, json)?,
+        Command::Run { config } => return cli::run::run(config, cli.threads.is_some(), json),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand)]
+enum EventsAction {
+    /// Print events as a table (or JSON lines with --json).
+    List {
+        /// Event log.
+        #[arg(long, default_value = "/var/lib/facegate/events.log")]
+        log: PathBuf,
+        /// Only events since: RFC 3339, Unix seconds, or a duration ago (2h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only these kinds (granted, unknown, door-held-open …); repeatable.
+        #[arg(long)]
+        kind: Vec<facegate::events::EventKind>,
+    },
+    /// Export events as CSV or JSON.
+    Export {
+        /// Event log.
+        #[arg(long, default_value = "/var/lib/facegate/events.log")]
+        log: PathBuf,
+        /// csv or json.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Only events since: RFC 3339, Unix seconds, or a duration ago (2h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Write here (atomically) instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn events(action: &EventsAction, json: bool) -> Result<()> {
+    match action {
+        EventsAction::List { log, since, kind } => {
+            cli::events::list(log, since.as_deref(), kind, json)
+        }
+        EventsAction::Export {
+            log,
+            format,
+            since,
+            out,
+        } => cli::events::export(log, format, since.as_deref(), out.as_deref()),
+    }
 }
 
 fn gallery(action: &GalleryAction, json: bool) -> Result<()> {

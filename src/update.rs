@@ -220,7 +220,10 @@ impl Store {
             }
         };
         let broken = if self.current.exists() {
-            let aside = sibling(&self.current, &format!("broken-{}", crate::gallery::now_unix()));
+            let aside = sibling(
+                &self.current,
+                &format!("broken-{}", crate::gallery::now_unix()),
+            );
             std::fs::rename(&self.current, &aside).map_err(io(&self.current))?;
             Some(aside)
         } else {
@@ -305,9 +308,17 @@ impl Store {
 
     /// Temporary files of writes a crash interrupted.
     fn remove_stale_temp_files(&self) {
-        let Some(dir) = self.current.parent() else { return };
-        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Some(dir) = self.current.parent() else {
+            return;
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         let names: Vec<String> = [&self.current, &self.previous]
             .iter()
             .filter_map(|p| p.file_name())
@@ -391,7 +402,8 @@ mod tests {
     }
 
     fn store(tag: &str) -> (PathBuf, Store) {
-        let dir = std::env::temp_dir().join(format!("facegate-update-{tag}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("facegate-update-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let store = Store::new(&dir.join("gallery.fgal"));
@@ -426,9 +438,17 @@ mod tests {
             ("bad-signature", forged, p.clone()),
             ("unknown-key", signed(2, &["Ann"], &key(9)), p.clone()),
             ("not-newer", signed(1, &["Ann", "Eve"], &key(1)), p.clone()),
-            ("model-mismatch", other_model.encode(Some(&key(1))).unwrap(), p.clone()),
+            (
+                "model-mismatch",
+                other_model.encode(Some(&key(1))).unwrap(),
+                p.clone(),
+            ),
             ("corrupt", v1[..v1.len() / 2].to_vec(), p.clone()),
-            ("unsigned", gallery(2, &["Ann"]).encode(None).unwrap(), p.clone()),
+            (
+                "unsigned",
+                gallery(2, &["Ann"]).encode(None).unwrap(),
+                p.clone(),
+            ),
             (
                 "too-large",
                 signed(2, &["Ann"], &key(1)),
@@ -441,7 +461,11 @@ mod tests {
         for (want, bytes, policy) in cases {
             let got = refusal(store.install(&bytes, &policy, Some(1)));
             assert_eq!(got, want);
-            assert_eq!(std::fs::read(store.current()).unwrap(), v1, "{want} changed the gallery");
+            assert_eq!(
+                std::fs::read(store.current()).unwrap(),
+                v1,
+                "{want} changed the gallery"
+            );
         }
         let v2 = signed(2, &["Ann", "Bob"], &key(1));
         assert_eq!(refusal(store.install(&v2, &p, Some(1))), "accepted");
@@ -453,7 +477,10 @@ mod tests {
     fn rollback_swaps_current_and_previous() {
         let (_dir, store) = store("rollback");
         let p = policy();
-        assert!(matches!(store.rollback(&p), Err(UpdateError::NoPrevious(_))));
+        assert!(matches!(
+            store.rollback(&p),
+            Err(UpdateError::NoPrevious(_))
+        ));
         let v1 = signed(1, &["Ann"], &key(1));
         let v2 = signed(2, &["Ann", "Bob"], &key(1));
         store.install(&v1, &p, None).unwrap();
@@ -478,7 +505,11 @@ mod tests {
         std::fs::write(store.current(), &bytes).unwrap();
         std::fs::write(dir.join(".gallery.fgal.tmp-999"), b"half").unwrap();
         match store.load(&p).unwrap() {
-            Loaded::FellBack { gallery, why, broken } => {
+            Loaded::FellBack {
+                gallery,
+                why,
+                broken,
+            } => {
                 assert_eq!(gallery.header().version, 1);
                 assert!(matches!(why, GalleryError::BadSignature(_)), "{why}");
                 assert_eq!(std::fs::read(broken.unwrap()).unwrap(), bytes);

@@ -41,7 +41,10 @@ fn gallery_bytes(v: u64) -> Vec<u8> {
         let e: Vec<f32> = (0..128).map(|j| ((i * 31 + j) % 17) as f32 - 8.0).collect();
         g.body.persons.push(Person {
             id: i + 1,
-            name: format!("person {i} of v{v}").as_str().try_into().unwrap_or_default(),
+            name: format!("person {i} of v{v}")
+                .as_str()
+                .try_into()
+                .unwrap_or_default(),
             badge: None,
             valid_from: None,
             valid_until: None,
@@ -55,7 +58,9 @@ fn gallery_bytes(v: u64) -> Vec<u8> {
 #[test]
 #[ignore = "run by update_survives_kill_9 as a child process"]
 fn child_installer() {
-    let Some(path) = std::env::var_os(CHILD_ENV) else { return };
+    let Some(path) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
     let store = Store::new(Path::new(&path));
     let mut version = store
         .load(&policy())
@@ -63,7 +68,9 @@ fn child_installer() {
         .unwrap_or(0);
     loop {
         let next = version + 1;
-        store.install(&gallery_bytes(next), &policy(), Some(version)).unwrap();
+        store
+            .install(&gallery_bytes(next), &policy(), Some(version))
+            .unwrap();
         version = next;
         println!("installed {version}");
     }
@@ -86,7 +93,13 @@ fn update_survives_kill_9() {
     let started = Instant::now();
     for round in 0..kills {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_installer", "--ignored", "--nocapture", "-q"])
+            .args([
+                "--exact",
+                "child_installer",
+                "--ignored",
+                "--nocapture",
+                "-q",
+            ])
             .env(CHILD_ENV, &current)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -102,14 +115,16 @@ fn update_survives_kill_9() {
             }
         });
         // Let it get going, then kill it somewhere in an install.
-        let _ = rx.recv_timeout(Duration::from_secs(30));
+        let first_ack = rx.recv_timeout(Duration::from_secs(30)).ok();
         let mut r = [0u8; 2];
         getrandom::fill(&mut r).unwrap();
-        std::thread::sleep(Duration::from_micros(u64::from(u16::from_le_bytes(r)) % 20_000));
+        std::thread::sleep(Duration::from_micros(
+            u64::from(u16::from_le_bytes(r)) % 20_000,
+        ));
         child.kill().unwrap();
         child.wait().unwrap();
         reader.join().unwrap();
-        acked = rx.try_iter().fold(acked, u64::max);
+        acked = rx.try_iter().chain(first_ack).fold(acked, u64::max);
 
         let loaded = store
             .load(&policy())

@@ -6,7 +6,7 @@ pub mod convert;
 pub mod replay;
 pub mod v4l2;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use image::RgbImage;
@@ -80,7 +80,7 @@ pub enum PixelFormat {
 
 /// Camera section of the board config.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum CameraConfig {
     /// A V4L2 capture device.
     V4l2 {
@@ -131,8 +131,8 @@ fn default_fps() -> u32 {
     15
 }
 
-/// Opens the configured source.
-pub fn open(config: &CameraConfig) -> Result<Box<dyn FrameSource>, CameraError> {
+/// Opens the configured source; a relative replay path starts at `base`.
+pub fn open(config: &CameraConfig, base: &Path) -> Result<Box<dyn FrameSource>, CameraError> {
     Ok(match config {
         CameraConfig::V4l2 {
             device,
@@ -154,7 +154,7 @@ pub fn open(config: &CameraConfig) -> Result<Box<dyn FrameSource>, CameraError> 
             width,
             height,
         } => Box::new(Replay::open(
-            path,
+            &base.join(path),
             replay::Options {
                 fps: *fps,
                 realtime: *realtime,

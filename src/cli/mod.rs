@@ -1,4 +1,6 @@
 //! Command implementations for the `facegate` binary.
 
+pub mod events;
 pub mod gallery;
+pub mod run;
 pub mod vision;

@@ -82,7 +82,7 @@ impl SimPin {
     /// The current level.
     pub fn level(&self) -> bool {
         let elapsed = self.started.elapsed();
-        self.state.lock().map_or(false, |s| {
+        self.state.lock().is_ok_and(|s| {
             s.script
                 .iter()
                 .rev()

@@ -1,0 +1,181 @@
+//! `facegate run`'s pipeline speed with a 10k-person gallery, beside the same
+//! pipeline in OpenCV (`scripts/bench_pipeline_opencv.py`) on the same
+//! 640×480 frames, in alternating rounds. Prints frames per second, the
+//! per-stage milliseconds and the ratio facegate / OpenCV per frame.
+//!
+//! `BENCH_FRAMES` (default 120) frames; `RAYON_NUM_THREADS` threads.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use facegate::camera::replay::letterbox;
+use facegate::config::Config;
+use facegate::gallery::{Gallery, Person, dequantise, quantise};
+use facegate::terminal::{Stats, Terminal};
+use facegate::vision::sface::{DEFAULT_COSINE_THRESHOLD, EMBEDDING_DIM, MODEL_ID};
+use facegate::vision::{Backend, DetectorConfig, Embedding, ModelPaths, Vision, picture};
+
+const PEOPLE: usize = 10_000;
+const ROUNDS: usize = 3;
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let frames: usize = std::env::var("BENCH_FRAMES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(120);
+    let threads = rayon::current_num_threads();
+    let models = ModelPaths::new(
+        std::env::var_os("FACEGATE_MODELS").map_or(root.join("models"), PathBuf::from),
+    );
+    let shared =
+        std::env::var_os("FACEGATE_SHARED_DATA").map_or(root.join("../shared/data"), PathBuf::from);
+    let ids = shared.join("id-photos-wikimedia");
+    let work = std::env::temp_dir().join(format!("facegate-bench-run-{}", std::process::id()));
+    std::fs::create_dir_all(work.join("frames")).expect("work dir");
+
+    // The gallery: the two enrolled people plus synthetic ones up to 10k.
+    let vision = Vision::load(&models, Backend::default(), DetectorConfig::default())
+        .expect("models (scripts/fetch-models.sh)");
+    let mut gallery = Gallery::new(
+        MODEL_ID,
+        models.embedder_sha256().expect("sface.bpk"),
+        EMBEDDING_DIM as u16,
+        DEFAULT_COSINE_THRESHOLD,
+    );
+    for (i, photo) in ["person_a_1.jpg", "person_b_1.jpg"].iter().enumerate() {
+        let img = picture::load(&ids.join(photo)).expect("id photo");
+        let face = vision.largest_face(&img, photo).expect("face");
+        gallery
+            .body
+            .persons
+            .push(person(i as u32 + 1, photo, &face.embedding));
+    }
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    for id in gallery.persons().len()..PEOPLE {
+        let v: Vec<f32> = (0..EMBEDDING_DIM)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect();
+        let e = Embedding::normalised(v);
+        gallery
+            .body
+            .persons
+            .push(person(id as u32 + 1, "synthetic", &e));
+    }
+    gallery
+        .save(&work.join("gallery.fgal"), None)
+        .expect("save");
+    let matrix: Vec<u8> = gallery
+        .persons()
+        .iter()
+        .flat_map(|p| dequantise(&p.templates[0]).0)
+        .flat_map(f32::to_le_bytes)
+        .collect();
+    std::fs::write(work.join("gallery.f32"), matrix).expect("gallery.f32");
+    std::fs::write(
+        work.join("gallery.json"),
+        format!("{{\"rows\": {PEOPLE}, \"dim\": {EMBEDDING_DIM}}}"),
+    )
+    .expect("gallery.json");
+
+    // The frames: people at the door, an unknown one, an empty hall.
+    let pictures = ["person_a_2.jpg", "impostor_1.jpg", "person_b_2.jpg"];
+    let mut playlist = String::new();
+    for i in 0..frames {
+        let name = format!("{i:04}.png");
+        let slot = i % 40;
+        if slot < 30 {
+            let img = picture::load(&ids.join(pictures[slot / 10])).expect("frame photo");
+            letterbox(&img, (640, 480))
+                .save(work.join("frames").join(&name))
+                .expect("frame");
+            playlist.push_str(&format!("frames/{name}\n"));
+        } else {
+            playlist.push_str("blank\n");
+            image::RgbImage::from_pixel(640, 480, image::Rgb([96, 96, 96]))
+                .save(work.join("frames").join(&name))
+                .expect("frame");
+        }
+    }
+    std::fs::write(work.join("scene.txt"), playlist).expect("playlist");
+    let config_text = format!(
+        "[terminal]\ngallery = \"gallery.fgal\"\nmodels = \"{}\"\n\
+         [camera.replay]\npath = \"scene.txt\"\nfps = 10\n\
+         [door]\npulse_ms = 1\n[door.sim]\n[events]\npath = \"events.log\"\n",
+        models.dir().display()
+    );
+    std::fs::write(work.join("board.toml"), config_text).expect("config");
+
+    let python = std::env::var("FACEGATE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut best: Option<Stats> = None;
+    let mut reference = f64::INFINITY;
+    for _ in 0..ROUNDS {
+        let stats = run(&work.join("board.toml"));
+        if best.as_ref().is_none_or(|b| stats.wall < b.wall) {
+            best = Some(stats);
+        }
+        let out = Command::new(&python)
+            .arg(root.join("scripts/bench_pipeline_opencv.py"))
+            .arg(&work)
+            .arg(threads.to_string())
+            .arg("1")
+            .output()
+            .expect("python");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap_or_else(|_| {
+            panic!("reference failed: {}", String::from_utf8_lossy(&out.stderr))
+        });
+        reference = reference.min(v["ms_per_frame"].as_f64().unwrap_or(f64::INFINITY));
+    }
+    let Some(s) = best else { return };
+    let ms = |d: std::time::Duration, n: u64| d.as_secs_f64() * 1e3 / n.max(1) as f64;
+    let per_frame = ms(s.wall, s.frames);
+    println!("## facegate run, {PEOPLE}-person gallery, 640x480 frames, {threads} thread(s)");
+    println!("{}", s.summary());
+    println!("| stage | ms |\n|---|---:|");
+    println!(
+        "| capture (replay copy) per frame | {:.2} |",
+        ms(s.capture, s.frames)
+    );
+    println!(
+        "| detect (320x240) per frame | {:.2} |",
+        ms(s.detect, s.frames)
+    );
+    println!("| align per face | {:.3} |", ms(s.align, s.faces));
+    println!("| embed per face | {:.2} |", ms(s.embed, s.faces));
+    println!("| search 10k per face | {:.3} |", ms(s.search, s.faces));
+    println!(
+        "| **whole frame** (facegate / OpenCV {reference:.2} ms) | {per_frame:.2} ({:.2}x) |",
+        per_frame / reference
+    );
+    println!(
+        "fps: facegate {:.1}, OpenCV {:.1}",
+        1e3 / per_frame,
+        1e3 / reference
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+fn person(id: u32, name: &str, e: &Embedding) -> Person {
+    Person {
+        id,
+        name: name.try_into().unwrap_or_default(),
+        badge: None,
+        valid_from: None,
+        valid_until: None,
+        templates: vec![quantise(e, [0; 16])],
+    }
+}
+
+fn run(config: &Path) -> Stats {
+    let config = Config::load(config).expect("config");
+    let (terminal, _) = Terminal::open(config, Arc::new(AtomicBool::new(false))).expect("open");
+    terminal.run().expect("run")
+}

@@ -1,0 +1,249 @@
+//! The board config: one TOML file per board (`board/*.toml`). Unknown keys
+//! are refused; every error names the file, and the key where it can.
+//! Relative paths are resolved against the config file's directory.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::camera::CameraConfig;
+use crate::display::DisplayConfig;
+use crate::door::DoorConfig;
+use crate::terminal::DecisionConfig;
+use crate::vision::{Backend, DetectorConfig};
+
+/// A config file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Unreadable file.
+    #[error("{path}: {cause}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        cause: std::io::Error,
+    },
+    /// Bad TOML or a bad value; the message names the key and line.
+    #[error("{path}: {msg}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        msg: String,
+    },
+}
+
+/// The whole board config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Site, gallery, models and keys.
+    pub terminal: TerminalConfig,
+    /// Camera.
+    pub camera: CameraConfig,
+    /// Face detector settings (detect on a downscaled frame for speed).
+    #[serde(default = "terminal_detector")]
+    pub detector: DetectorConfig,
+    /// How frames become decisions.
+    #[serde(default)]
+    pub decision: DecisionConfig,
+    /// Relay, door contact and exit button.
+    pub door: DoorConfig,
+    /// Status display (none when absent).
+    pub display: Option<DisplayConfig>,
+    /// Event log.
+    #[serde(default)]
+    pub events: EventsConfig,
+    /// Directory of the config file (relative paths start here).
+    #[serde(skip)]
+    pub base: PathBuf,
+}
+
+/// `[terminal]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalConfig {
+    /// Site name shown on the idle screen.
+    #[serde(default = "default_site")]
+    pub site: String,
+    /// The installed gallery.
+    pub gallery: PathBuf,
+    /// Models directory (default: `$FACEGATE_MODELS`, `./models`, `/usr/share/facegate/models`).
+    pub models: Option<PathBuf>,
+    /// Directory of trusted public keys (`*.pub`) for signed galleries.
+    pub keys: Option<PathBuf>,
+    /// Refuse unsigned galleries.
+    #[serde(default)]
+    pub require_signature: bool,
+    /// Compute backend (`flex` default).
+    #[serde(default)]
+    pub backend: Backend,
+    /// Model worker threads (default: all cores).
+    pub threads: Option<usize>,
+    /// How long a granted/denied screen stays up, milliseconds.
+    #[serde(default = "default_result_ms")]
+    pub result_screen_ms: u64,
+    /// Longest wait between attempts to reopen a lost camera, milliseconds.
+    #[serde(default = "default_retry_ms")]
+    pub camera_retry_max_ms: u64,
+}
+
+/// `[events]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Log file.
+    pub path: PathBuf,
+    /// Rotate when the file would grow past this.
+    pub max_bytes: u64,
+    /// Rotated files kept.
+    pub keep: u32,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            path: "/var/lib/facegate/events.log".into(),
+            max_bytes: 1 << 20,
+            keep: 4,
+        }
+    }
+}
+
+fn default_site() -> String {
+    "facegate".into()
+}
+fn default_result_ms() -> u64 {
+    3000
+}
+fn default_retry_ms() -> u64 {
+    5000
+}
+/// The terminal detects on a 320×240 copy of the frame: faces at a door are
+/// large, and it is 3x faster than 640×480.
+fn terminal_detector() -> DetectorConfig {
+    DetectorConfig {
+        input_width: 320,
+        input_height: 240,
+        ..DetectorConfig::default()
+    }
+}
+
+impl Config {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Io {
+            path: path.to_path_buf(),
+            cause,
+        })?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Self::parse(&text, path, base)
+    }
+
+    /// Parses config text; `path` names it in errors, `base` resolves paths.
+    pub fn parse(text: &str, path: &Path, base: PathBuf) -> Result<Self, ConfigError> {
+        let invalid = |msg: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            msg,
+        };
+        let mut config: Config = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        config.base = if base.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            base
+        };
+        config
+            .decision
+            .validate()
+            .map_err(|m| invalid(format!("[decision]: {m}")))?;
+        config
+            .door
+            .validate()
+            .map_err(|e| invalid(format!("[door]: {e}")))?;
+        Ok(config)
+    }
+
+    /// `path` resolved against the config file's directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        self.base.join(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[terminal]
+gallery = "gallery.fgal"
+[camera.v4l2]
+device = "/dev/video0"
+[door.gpio]
+relay = "GPIO17"
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("board/test.toml"), PathBuf::from("board"))
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.terminal.site, "facegate");
+        assert_eq!(c.detector.input_width, 320);
+        assert_eq!(c.decision.votes, 3);
+        assert_eq!(c.door.pulse_ms, 3000);
+        assert_eq!(
+            c.resolve(&c.terminal.gallery),
+            PathBuf::from("board/gallery.fgal")
+        );
+        assert!(c.display.is_none());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_naming_key_and_file() {
+        let text = MINIMAL.replace("[door.gpio]", "[door]\npulse = 3\n[door.gpio]");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.starts_with("board/test.toml:"), "{e}");
+        assert!(e.contains("pulse") && e.contains("line"), "{e}");
+        let e = parse(&format!("{MINIMAL}\n[decision]\nvotes = 9\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[decision]: votes (9)"), "{e}");
+        let e = parse(&MINIMAL.replace("device = \"/dev/video0\"", "device = 3"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("device"), "{e}");
+    }
+
+    #[test]
+    fn missing_file_names_the_file() {
+        let e = Config::load(Path::new("/nonexistent/board.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/nonexistent/board.toml:"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod boards {
+    use super::*;
+
+    /// Every shipped board config parses and passes its checks.
+    #[test]
+    fn shipped_board_configs_are_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("board");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                seen += 1;
+            }
+        }
+        assert!(seen >= 4, "expected sim, rpi4, rpi5 and jetson configs");
+    }
+}

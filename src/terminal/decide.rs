@@ -1,0 +1,379 @@
+//! From per-frame matches to one decision per approach: follow the largest
+//! face, grant when K of the last N frames match the same person, call a face
+//! unknown after N frames without a match, and stay quiet for a re-trigger
+//! interval after deciding.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// `[decision]` in the board config.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecisionConfig {
+    /// Frames looked at (N).
+    pub window: usize,
+    /// Matching frames of one person needed to grant (K of N).
+    pub votes: usize,
+    /// Consecutive frames of a face without a match before "unknown".
+    pub unknown_after: usize,
+    /// Seconds after a decision before the same face is decided again.
+    pub retrigger_s: f32,
+    /// Frames without a face that end an approach.
+    pub lost_after: usize,
+    /// Faces narrower than this (pixels) are ignored: too far away.
+    pub min_face_px: f32,
+    /// Cosine threshold; default: the gallery's calibrated threshold.
+    pub threshold: Option<f32>,
+}
+
+impl Default for DecisionConfig {
+    fn default() -> Self {
+        Self {
+            window: 5,
+            votes: 3,
+            unknown_after: 8,
+            retrigger_s: 5.0,
+            lost_after: 5,
+            min_face_px: 60.0,
+            threshold: None,
+        }
+    }
+}
+
+impl DecisionConfig {
+    /// Checks the numbers make sense together.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.votes == 0 || self.votes > self.window {
+            return Err(format!(
+                "votes ({}) must be between 1 and window ({})",
+                self.votes, self.window
+            ));
+        }
+        if self.unknown_after == 0 || self.lost_after == 0 {
+            return Err("unknown_after and lost_after must be positive".into());
+        }
+        if self.retrigger_s.is_nan() || self.retrigger_s < 0.0 {
+            return Err("retrigger_s must be zero or more".into());
+        }
+        Ok(())
+    }
+}
+
+/// The best gallery match for the followed face in one frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    /// Index of the person in the gallery.
+    pub person: usize,
+    /// Cosine score.
+    pub score: f32,
+}
+
+/// The followed face in one frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sighting {
+    /// Box `[x, y, w, h]` in frame pixels.
+    pub bbox: [f32; 4],
+    /// Best match, whatever its score.
+    pub best: Option<Candidate>,
+}
+
+/// What the terminal decided.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Decision {
+    /// `person` matched in enough frames.
+    Granted {
+        /// Person index.
+        person: usize,
+        /// Best score among the agreeing frames.
+        score: f32,
+        /// Frames considered.
+        frames: usize,
+    },
+    /// A face that matches nobody.
+    Unknown {
+        /// The closest person and score, for the log.
+        best: Option<Candidate>,
+        /// Frames considered.
+        frames: usize,
+    },
+}
+
+/// Decision state across frames.
+#[derive(Debug, Clone)]
+pub struct Decider {
+    config: DecisionConfig,
+    threshold: f32,
+    window: VecDeque<Option<Candidate>>,
+    misses: usize,
+    best_miss: Option<Candidate>,
+    absent: usize,
+    track: Option<[f32; 4]>,
+    decided_at: Option<Duration>,
+}
+
+impl Decider {
+    /// A decider with `threshold` unless the config sets one.
+    pub fn new(config: DecisionConfig, gallery_threshold: f32) -> Self {
+        Self {
+            threshold: config.threshold.unwrap_or(gallery_threshold),
+            config,
+            window: VecDeque::new(),
+            misses: 0,
+            best_miss: None,
+            absent: 0,
+            track: None,
+            decided_at: None,
+        }
+    }
+
+    /// The threshold in use.
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// Sets a new threshold (a new gallery), forgetting the current approach.
+    pub fn set_threshold(&mut self, gallery_threshold: f32) {
+        self.threshold = self.config.threshold.unwrap_or(gallery_threshold);
+        self.reset();
+    }
+
+    /// Whether a face of this width is close enough to consider.
+    pub fn wide_enough(&self, bbox: &[f32; 4]) -> bool {
+        bbox[2] >= self.config.min_face_px
+    }
+
+    /// Forgets the current approach (the camera was lost).
+    pub fn forget(&mut self) {
+        self.reset();
+        self.absent = 0;
+    }
+
+    fn reset(&mut self) {
+        self.window.clear();
+        self.misses = 0;
+        self.best_miss = None;
+        self.track = None;
+        self.decided_at = None;
+    }
+
+    /// Feeds one frame taken at `time` (None: no usable face).
+    pub fn observe(&mut self, time: Duration, sighting: Option<Sighting>) -> Option<Decision> {
+        let Some(s) = sighting else {
+            self.absent += 1;
+            if self.absent >= self.config.lost_after {
+                self.reset();
+            }
+            return None;
+        };
+        self.absent = 0;
+        if self.track.is_some_and(|t| !same_face(&t, &s.bbox)) {
+            self.reset();
+        }
+        self.track = Some(s.bbox);
+        if let Some(at) = self.decided_at {
+            if time.saturating_sub(at).as_secs_f32() < self.config.retrigger_s {
+                return None;
+            }
+            self.decided_at = None;
+        }
+        let hit = s.best.filter(|c| c.score >= self.threshold);
+        self.window.push_back(hit);
+        if self.window.len() > self.config.window {
+            self.window.pop_front();
+        }
+        if hit.is_some() {
+            self.misses = 0;
+            self.best_miss = None;
+        } else {
+            self.misses += 1;
+            if s.best
+                .is_some_and(|b| self.best_miss.is_none_or(|m| b.score > m.score))
+            {
+                self.best_miss = s.best;
+            }
+        }
+        let frames = self.window.len();
+        let decision = if let Some((person, score)) = self.agreed() {
+            Some(Decision::Granted {
+                person,
+                score,
+                frames,
+            })
+        } else if self.misses >= self.config.unknown_after {
+            Some(Decision::Unknown {
+                best: self.best_miss,
+                frames: self.misses,
+            })
+        } else {
+            None
+        };
+        if decision.is_some() {
+            self.window.clear();
+            self.misses = 0;
+            self.best_miss = None;
+            self.decided_at = Some(time);
+        }
+        decision
+    }
+
+    /// The person with at least `votes` hits in the window, and their best score.
+    fn agreed(&self) -> Option<(usize, f32)> {
+        let hits: Vec<Candidate> = self.window.iter().flatten().copied().collect();
+        hits.iter().find_map(|c| {
+            let same: Vec<f32> = hits
+                .iter()
+                .filter(|o| o.person == c.person)
+                .map(|o| o.score)
+                .collect();
+            (same.len() >= self.config.votes)
+                .then(|| (c.person, same.iter().copied().fold(f32::MIN, f32::max)))
+        })
+    }
+}
+
+/// The same face as last frame: its centre moved less than its width.
+fn same_face(a: &[f32; 4], b: &[f32; 4]) -> bool {
+    let centre = |r: &[f32; 4]| (r[0] + r[2] / 2.0, r[1] + r[3] / 2.0);
+    let ((ax, ay), (bx, by)) = (centre(a), centre(b));
+    ((ax - bx).powi(2) + (ay - by).powi(2)).sqrt() < a[2].max(b[2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOX: [f32; 4] = [200.0, 100.0, 120.0, 150.0];
+
+    fn at(frame: u64) -> Duration {
+        Duration::from_millis(frame * 100)
+    }
+
+    fn face(person: usize, score: f32) -> Option<Sighting> {
+        Some(Sighting {
+            bbox: BOX,
+            best: Some(Candidate { person, score }),
+        })
+    }
+
+    /// Runs a sequence of sightings and lists (frame, decision).
+    fn run(d: &mut Decider, seq: &[Option<Sighting>]) -> Vec<(usize, Decision)> {
+        seq.iter()
+            .enumerate()
+            .filter_map(|(i, s)| d.observe(at(i as u64), *s).map(|x| (i, x)))
+            .collect()
+    }
+
+    fn decider() -> Decider {
+        Decider::new(DecisionConfig::default(), 0.4)
+    }
+
+    #[test]
+    fn three_of_five_grants_once_per_approach() {
+        let mut d = decider();
+        let mut seq = vec![face(7, 0.6), face(7, 0.3), face(7, 0.7), face(7, 0.5)];
+        seq.extend(std::iter::repeat_n(face(7, 0.6), 20)); // stays 2 s
+        let got = run(&mut d, &seq);
+        assert_eq!(
+            got,
+            vec![(
+                3,
+                Decision::Granted {
+                    person: 7,
+                    score: 0.7,
+                    frames: 4
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn staying_past_the_retrigger_interval_decides_again() {
+        let mut d = decider();
+        let seq = vec![face(1, 0.6); 60]; // 6 s
+        let frames: Vec<usize> = run(&mut d, &seq).iter().map(|x| x.0).collect();
+        // Granted at frame 2; from frame 52 (5 s later) three new votes: 54.
+        assert_eq!(frames, vec![2, 54]);
+    }
+
+    #[test]
+    fn leaving_and_coming_back_is_a_new_approach() {
+        let mut d = decider();
+        let mut seq = vec![face(1, 0.6); 3];
+        seq.extend(vec![None; 5]);
+        seq.extend(vec![face(1, 0.6); 3]);
+        let frames: Vec<usize> = run(&mut d, &seq).iter().map(|x| x.0).collect();
+        assert_eq!(frames, vec![2, 10]);
+    }
+
+    #[test]
+    fn a_brief_dropout_is_the_same_approach() {
+        let mut d = decider();
+        let mut seq = vec![face(1, 0.6); 3];
+        seq.extend(vec![None; 2]);
+        seq.extend(vec![face(1, 0.6); 10]);
+        assert_eq!(run(&mut d, &seq).len(), 1);
+    }
+
+    #[test]
+    fn unknown_after_n_frames_without_a_match() {
+        let mut d = decider();
+        let mut seq = vec![face(2, 0.2); 7];
+        seq.push(face(3, 0.35));
+        let got = run(&mut d, &seq);
+        assert_eq!(
+            got,
+            vec![(
+                7,
+                Decision::Unknown {
+                    best: Some(Candidate {
+                        person: 3,
+                        score: 0.35
+                    }),
+                    frames: 8
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn split_votes_do_not_grant() {
+        let mut d = decider();
+        let seq = vec![
+            face(1, 0.5),
+            face(2, 0.5),
+            face(1, 0.5),
+            face(2, 0.5),
+            face(3, 0.5),
+            face(2, 0.1),
+        ];
+        assert!(run(&mut d, &seq).is_empty());
+    }
+
+    #[test]
+    fn another_face_starts_a_new_track() {
+        let mut d = decider();
+        let mut seq = vec![face(1, 0.6), face(1, 0.6)];
+        seq.push(Some(Sighting {
+            bbox: [500.0, 100.0, 120.0, 150.0],
+            best: Some(Candidate {
+                person: 1,
+                score: 0.6,
+            }),
+        }));
+        seq.push(face(1, 0.6));
+        // Each jump resets the window, so three votes never accumulate.
+        assert!(run(&mut d, &seq).is_empty());
+    }
+
+    #[test]
+    fn config_is_checked() {
+        let bad = DecisionConfig {
+            votes: 6,
+            ..DecisionConfig::default()
+        };
+        assert!(bad.validate().is_err());
+        assert!(DecisionConfig::default().validate().is_ok());
+    }
+}

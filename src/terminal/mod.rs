@@ -1,0 +1,574 @@
+//! The terminal: camera → detect → align → embed → search → decide → act
+//! (door, display, event log), with camera recovery and systemd watchdog
+//! pings. One loop, top to bottom, in [`Terminal::run`].
+
+pub mod decide;
+mod watchdog;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use image::RgbImage;
+use serde::Serialize;
+use tracing::{info, info_span, warn};
+
+pub use decide::{Candidate, Decider, Decision, DecisionConfig, Sighting};
+use watchdog::Watchdog;
+
+use crate::camera::{self, CameraError, Frame, FrameSource};
+use crate::config::Config;
+use crate::display::{self, Panel, Screen};
+use crate::door::{self, DoorEvent, DoorHandle, SimPins};
+use crate::events::{Event, EventKind, EventLog, Rotation};
+use crate::gallery::{Gallery, Index, Keyring, Policy, now_unix};
+use crate::vision::sface::MODEL_ID;
+use crate::vision::{Detection, ModelPaths, Vision, align};
+
+/// Consecutive undecodable frames treated as a lost camera.
+const BAD_FRAMES_LOST: u32 = 10;
+/// First wait before reopening a lost camera.
+const RETRY_MIN: Duration = Duration::from_millis(200);
+
+/// Time spent per pipeline stage, summed over a run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    /// Frames processed.
+    pub frames: u64,
+    /// Frames with a usable face.
+    pub faces: u64,
+    /// Decisions made.
+    pub decisions: u64,
+    /// Camera read and conversion.
+    pub capture: Duration,
+    /// Face detection.
+    pub detect: Duration,
+    /// Alignment.
+    pub align: Duration,
+    /// Embedding.
+    pub embed: Duration,
+    /// 1:N search.
+    pub search: Duration,
+    /// Wall time of the run.
+    pub wall: Duration,
+}
+
+impl Stats {
+    /// Frames per second over the run.
+    pub fn fps(&self) -> f64 {
+        self.frames as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+
+    /// One line: fps and mean milliseconds per stage.
+    pub fn summary(&self) -> String {
+        let per = |d: Duration, n: u64| d.as_secs_f64() * 1e3 / n.max(1) as f64;
+        format!(
+            "{} frames in {:.1} s ({:.1} fps); per frame: capture {:.1} ms, detect {:.1} ms; \
+             per face ({}): align {:.2} ms, embed {:.1} ms, search {:.2} ms; {} decisions",
+            self.frames,
+            self.wall.as_secs_f64(),
+            self.fps(),
+            per(self.capture, self.frames),
+            per(self.detect, self.frames),
+            self.faces,
+            per(self.align, self.faces),
+            per(self.embed, self.faces),
+            per(self.search, self.faces),
+            self.decisions
+        )
+    }
+}
+
+/// What is on the display and until when.
+struct Shown {
+    current: Option<Screen>,
+    hold_until: Option<Instant>,
+    alarm: Option<String>,
+}
+
+/// A running terminal.
+pub struct Terminal {
+    config: Config,
+    vision: Vision,
+    gallery: Gallery,
+    index: Index,
+    decider: Decider,
+    camera: Box<dyn FrameSource>,
+    door: DoorHandle,
+    relay_unlocked: bool,
+    panel: Box<dyn Panel>,
+    log: EventLog,
+    stop: Arc<AtomicBool>,
+    shown: Shown,
+    stats: Stats,
+    watchdog: Watchdog,
+}
+
+/// Reading policy for the installed gallery.
+pub fn gallery_policy(config: &Config) -> Result<Policy> {
+    let keyring = match &config.terminal.keys {
+        Some(dir) => Keyring::from_dir(&config.resolve(dir))?,
+        None => Keyring::default(),
+    };
+    Ok(Policy {
+        model_id: Some(MODEL_ID.to_string()),
+        keyring,
+        require_signature: config.terminal.require_signature,
+        ..Policy::default()
+    })
+}
+
+impl Terminal {
+    /// Opens everything the config names. The door is locked before anything
+    /// else happens. Returns the simulated pins when the door is simulated.
+    pub fn open(config: Config, stop: Arc<AtomicBool>) -> Result<(Self, Option<SimPins>)> {
+        let opened = door::open(&config.door, &config.base).context("opening the door")?;
+        let door = DoorHandle::spawn(opened.door, config.door.policy(), stop.clone());
+        let panel = match &config.display {
+            Some(d) => display::open(d, &config.base).context("opening the display")?,
+            None => Box::new(display::NoPanel),
+        };
+        let log_path = config.resolve(&config.events.path);
+        let log = EventLog::open(
+            &log_path,
+            Rotation {
+                max_bytes: config.events.max_bytes,
+                keep: config.events.keep,
+            },
+        )
+        .with_context(|| format!("opening the event log {}", log_path.display()))?;
+        let models = ModelPaths::new(match &config.terminal.models {
+            Some(dir) => config.resolve(dir),
+            None => ModelPaths::default_dir(),
+        });
+        let vision = Vision::load(&models, config.terminal.backend, config.detector)
+            .context("loading the models")?;
+        let gallery_path = config.resolve(&config.terminal.gallery);
+        let gallery = Gallery::load(&gallery_path, &gallery_policy(&config)?)
+            .with_context(|| format!("reading the gallery {}", gallery_path.display()))?;
+        let camera = camera::open(&config.camera, &config.base).context("opening the camera")?;
+        info!(camera = %camera.describe(), "camera open");
+        let index = Index::new(&gallery);
+        let decider = Decider::new(config.decision, gallery.header().threshold);
+        let terminal = Self {
+            vision,
+            index,
+            decider,
+            gallery,
+            camera,
+            door,
+            relay_unlocked: false,
+            panel,
+            log,
+            stop,
+            shown: Shown {
+                current: None,
+                hold_until: None,
+                alarm: None,
+            },
+            stats: Stats::default(),
+            watchdog: Watchdog::from_env(),
+            config,
+        };
+        Ok((terminal, opened.sim))
+    }
+
+    /// The gallery in use.
+    pub fn gallery(&self) -> &Gallery {
+        &self.gallery
+    }
+
+    /// Swaps in a new gallery between two frames.
+    pub fn install_gallery(&mut self, gallery: Gallery) {
+        self.index = Index::new(&gallery);
+        self.decider.set_threshold(gallery.header().threshold);
+        self.gallery = gallery;
+    }
+
+    /// Runs until the camera source ends or `stop` is set; the door is
+    /// locked when it returns.
+    pub fn run(mut self) -> Result<Stats> {
+        let started = Instant::now();
+        self.record(event(EventKind::Started, Some(self.startup_detail())));
+        self.show_idle();
+        self.watchdog.ready(&format!(
+            "{} people, camera {}",
+            self.gallery.persons().len(),
+            self.camera.describe()
+        ));
+        let mut bad_frames = 0;
+        while !self.stop.load(Ordering::Relaxed) {
+            self.handle_door_events();
+            self.watchdog.ping(self.door.is_alive());
+            let t = Instant::now();
+            let frame = self.camera.next_frame();
+            self.stats.capture += t.elapsed();
+            match frame {
+                Ok(Some(frame)) => {
+                    bad_frames = 0;
+                    self.step(&frame);
+                }
+                Ok(None) => {
+                    info!("camera source ended");
+                    self.finish_pulse();
+                    break;
+                }
+                Err(CameraError::BadFrame { device, msg }) if bad_frames < BAD_FRAMES_LOST => {
+                    bad_frames += 1;
+                    warn!(%device, %msg, "skipping an undecodable frame");
+                }
+                Err(e) => {
+                    bad_frames = 0;
+                    if !self.recover_camera(e) {
+                        break;
+                    }
+                }
+            }
+        }
+        self.stats.wall = started.elapsed();
+        Ok(self.shut_down())
+    }
+
+    /// One frame through the pipeline.
+    fn step(&mut self, frame: &Frame) {
+        let _span = info_span!("frame", seq = frame.seq).entered();
+        self.stats.frames += 1;
+        let sighting = self.recognise(&frame.image);
+        if sighting.is_some() {
+            self.stats.faces += 1;
+        }
+        match self.decider.observe(frame.time, sighting) {
+            Some(decision) => self.act(decision),
+            None => self.show_progress(sighting, frame),
+        }
+    }
+
+    /// Detect → follow the largest face → align → embed → search.
+    fn recognise(&mut self, img: &RgbImage) -> Option<Sighting> {
+        let detections = timed(&mut self.stats.detect, "detect", || {
+            self.vision.detector.detect(img)
+        });
+        let face = *Detection::largest(&detections)?;
+        if !self.decider.wide_enough(&face.bbox) {
+            return None;
+        }
+        let crop = timed(&mut self.stats.align, "align", || {
+            align(img, &face.landmarks)
+        })?;
+        let embedding = timed(&mut self.stats.embed, "embed", || {
+            self.vision
+                .embedder
+                .embed(std::slice::from_ref(&crop))
+                .pop()
+        })?;
+        let best = timed(&mut self.stats.search, "search", || {
+            self.index.search(&embedding, 1).first().map(|m| Candidate {
+                person: m.person,
+                score: m.score,
+            })
+        });
+        Some(Sighting {
+            bbox: face.bbox,
+            best,
+        })
+    }
+
+    /// Carries out a decision: door, display, log.
+    fn act(&mut self, decision: Decision) {
+        self.stats.decisions += 1;
+        let hold = Some(Duration::from_millis(self.config.terminal.result_screen_ms));
+        match decision {
+            Decision::Granted {
+                person,
+                score,
+                frames,
+            } => {
+                let p = &self.gallery.persons()[person];
+                let (id, name) = (p.id, p.name.to_string());
+                let mut e = event(EventKind::Granted, None);
+                (e.person_id, e.name, e.score, e.frames) =
+                    (Some(id), Some(name.clone()), Some(score), frames as u16);
+                match validity_problem(p.valid_from, p.valid_until, now_unix()) {
+                    None => {
+                        self.door.unlock();
+                        info!(%name, score, frames, "granted");
+                        self.show(Screen::Granted { name }, hold);
+                    }
+                    Some(reason) => {
+                        info!(%name, score, %reason, "denied");
+                        e.kind = EventKind::Denied;
+                        e.detail = Some(reason.to_string());
+                        self.show(
+                            Screen::Denied {
+                                reason: reason.to_string(),
+                            },
+                            hold,
+                        );
+                    }
+                }
+                self.record(e);
+            }
+            Decision::Unknown { best, frames } => {
+                let mut e = event(EventKind::Unknown, None);
+                e.frames = frames as u16;
+                if let Some(c) = best {
+                    let p = &self.gallery.persons()[c.person];
+                    (e.person_id, e.name, e.score) =
+                        (Some(p.id), Some(p.name.to_string()), Some(c.score));
+                }
+                info!(best = ?e.score, frames, "unknown face");
+                self.record(e);
+                self.show(
+                    Screen::Denied {
+                        reason: "Not recognised".into(),
+                    },
+                    hold,
+                );
+            }
+        }
+    }
+
+    /// Face seen (box) or idle, unless a result or alarm is on screen.
+    fn show_progress(&mut self, sighting: Option<Sighting>, frame: &Frame) {
+        if self.holding() {
+            return;
+        }
+        match sighting {
+            Some(s) => {
+                // Rounded so a still face does not redraw every frame.
+                let r = |v: f32| (v / 8.0).round() * 8.0;
+                let [x, y, w, h] = s.bbox;
+                self.show(
+                    Screen::FaceSeen {
+                        bbox: [r(x), r(y), r(x + w), r(y + h)],
+                        frame: frame.image.dimensions(),
+                    },
+                    None,
+                )
+            }
+            None => self.show_idle(),
+        }
+    }
+
+    /// Logs and displays what the door thread reports.
+    fn handle_door_events(&mut self) {
+        for e in self.door.events() {
+            let kind = match &e {
+                DoorEvent::Unlocked | DoorEvent::Locked => {
+                    self.relay_unlocked = e == DoorEvent::Unlocked;
+                    info!(
+                        relay = if self.relay_unlocked {
+                            "unlocked"
+                        } else {
+                            "locked"
+                        }
+                    );
+                    continue;
+                }
+                DoorEvent::ExitButton => EventKind::ExitButton,
+                DoorEvent::Opened => EventKind::DoorOpened,
+                DoorEvent::Closed => {
+                    if self.shown.alarm.take().is_some() {
+                        self.shown.hold_until = None;
+                        self.show_idle();
+                    }
+                    EventKind::DoorClosed
+                }
+                DoorEvent::HeldOpen | DoorEvent::Forced => {
+                    let message = if e == DoorEvent::HeldOpen {
+                        "Door held open"
+                    } else {
+                        "Door forced"
+                    };
+                    self.shown.alarm = Some(message.into());
+                    self.show(
+                        Screen::Alarm {
+                            message: message.into(),
+                        },
+                        None,
+                    );
+                    if e == DoorEvent::HeldOpen {
+                        EventKind::DoorHeldOpen
+                    } else {
+                        EventKind::DoorForced
+                    }
+                }
+                DoorEvent::Fault(msg) => {
+                    warn!(%msg, "door fault");
+                    EventKind::DoorFault
+                }
+            };
+            info!(event = %kind, "door");
+            let detail = match e {
+                DoorEvent::Fault(msg) => Some(msg),
+                _ => None,
+            };
+            self.record(event(kind, detail));
+        }
+    }
+
+    /// Reopens a lost camera with backoff; false if asked to stop meanwhile.
+    fn recover_camera(&mut self, err: CameraError) -> bool {
+        warn!(%err, "camera lost");
+        self.record(event(EventKind::CameraLost, Some(err.to_string())));
+        self.decider.forget();
+        let max = Duration::from_millis(self.config.terminal.camera_retry_max_ms).max(RETRY_MIN);
+        let mut delay = RETRY_MIN;
+        let mut attempts = 0u32;
+        loop {
+            self.show(
+                Screen::CameraLost {
+                    retry_in_s: delay.as_secs_f32().ceil() as u32,
+                },
+                None,
+            );
+            if !self.wait(delay) {
+                return false;
+            }
+            attempts += 1;
+            match self.camera.reopen() {
+                Ok(()) => {
+                    info!(attempts, camera = %self.camera.describe(), "camera back");
+                    self.record(event(
+                        EventKind::CameraRecovered,
+                        Some(format!("after {attempts} attempts")),
+                    ));
+                    self.show_idle();
+                    return true;
+                }
+                Err(e) => {
+                    warn!(%e, attempts, "camera still lost");
+                    delay = (delay * 2).min(max);
+                }
+            }
+        }
+    }
+
+    /// Waits, keeping the door and watchdog served; false if asked to stop.
+    fn wait(&mut self, total: Duration) -> bool {
+        let until = Instant::now() + total;
+        while Instant::now() < until {
+            if self.stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            self.handle_door_events();
+            self.watchdog.ping(self.door.is_alive());
+            std::thread::sleep(door::POLL * 5);
+        }
+        true
+    }
+
+    /// At the end of a replay: let a running unlock pulse finish.
+    fn finish_pulse(&mut self) {
+        let limit = Instant::now() + self.config.door.policy().pulse * 2;
+        while self.relay_unlocked && Instant::now() < limit && self.wait(door::POLL * 5) {}
+    }
+
+    fn shut_down(mut self) -> Stats {
+        self.watchdog.stopping();
+        let stats = std::mem::take(&mut self.stats);
+        self.handle_door_events();
+        // Locks the relay and joins the door thread.
+        for e in self.door.shutdown() {
+            if e == DoorEvent::Locked {
+                info!(relay = "locked");
+            }
+        }
+        self.record(event(EventKind::Stopped, Some(stats.summary())));
+        info!("{}", stats.summary());
+        stats
+    }
+
+    fn startup_detail(&self) -> String {
+        format!(
+            "gallery v{} ({} people), threshold {:.3}, camera {}",
+            self.gallery.header().version,
+            self.gallery.persons().len(),
+            self.decider.threshold(),
+            self.camera.describe()
+        )
+    }
+
+    /// Appends to the event log; a failure (disk full) is reported, not fatal.
+    fn record(&mut self, e: Event) {
+        if let Err(err) = self.log.append(&e) {
+            warn!(%err, kind = %e.kind, "event not logged");
+        }
+    }
+
+    fn holding(&self) -> bool {
+        self.shown.alarm.is_some() || self.shown.hold_until.is_some_and(|t| Instant::now() < t)
+    }
+
+    fn show_idle(&mut self) {
+        if !self.holding() {
+            let site = self.config.terminal.site.clone();
+            self.show(Screen::Idle { site }, None);
+        }
+    }
+
+    fn show(&mut self, screen: Screen, hold: Option<Duration>) {
+        self.shown.hold_until = hold.map(|d| Instant::now() + d);
+        if self.shown.current.as_ref() == Some(&screen) {
+            return;
+        }
+        if let Err(e) = self.panel.show(&screen) {
+            warn!(%e, "display");
+        }
+        self.shown.current = Some(screen);
+    }
+}
+
+/// Why a person's access is not valid at `now`, if it is not.
+pub fn validity_problem(from: Option<u64>, until: Option<u64>, now: u64) -> Option<&'static str> {
+    if from.is_some_and(|f| now < f) {
+        Some("Access not yet valid")
+    } else if until.is_some_and(|u| now > u) {
+        Some("Access expired")
+    } else {
+        None
+    }
+}
+
+fn event(kind: EventKind, detail: Option<String>) -> Event {
+    Event {
+        time_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+        kind,
+        person_id: None,
+        name: None,
+        score: None,
+        frames: 0,
+        detail,
+    }
+}
+
+/// Runs `f` inside a tracing span named `stage`, adding its time to `total`.
+fn timed<T>(total: &mut Duration, stage: &'static str, f: impl FnOnce() -> T) -> T {
+    let _span = info_span!("stage", stage).entered();
+    let t = Instant::now();
+    let out = f();
+    *total += t.elapsed();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validity_windows() {
+        assert_eq!(validity_problem(None, None, 100), None);
+        assert_eq!(validity_problem(Some(50), Some(150), 100), None);
+        assert_eq!(
+            validity_problem(Some(101), None, 100),
+            Some("Access not yet valid")
+        );
+        assert_eq!(
+            validity_problem(None, Some(99), 100),
+            Some("Access expired")
+        );
+    }
+}

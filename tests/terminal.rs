@@ -1,0 +1,324 @@
+//! The terminal on the simulated board: replayed frames, in-memory door
+//! pins, a PNG display and a real event log.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use facegate::config::Config;
+use facegate::door::sim::Transition;
+use facegate::enroll;
+use facegate::events::{self, Event, EventKind};
+use facegate::gallery::Gallery;
+use facegate::terminal::Terminal;
+use facegate::vision::sface::{DEFAULT_COSINE_THRESHOLD, EMBEDDING_DIM, MODEL_ID};
+use facegate::vision::{Backend, DetectorConfig};
+
+/// A scene: a gallery of two people enrolled from ID photos, a playlist, door
+/// inputs and a config, in a temp dir.
+struct Scene {
+    dir: common::TempDir,
+}
+
+impl Scene {
+    fn new(tag: &str, playlist: &str, inputs: &str, extra: &str) -> Self {
+        let dir = common::TempDir::new(tag);
+        let ids = common::shared_data().join("id-photos-wikimedia");
+        for (person, photo) in [
+            ("Emmanuel Macron", "person_a_1.jpg"),
+            ("Jacinda Ardern", "person_b_1.jpg"),
+        ] {
+            let d = dir.path().join("people").join(person);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::copy(ids.join(photo), d.join(photo)).unwrap();
+        }
+        for photo in ["person_a_2.jpg", "person_b_2.jpg", "impostor_1.jpg"] {
+            std::fs::copy(ids.join(photo), dir.path().join(photo)).unwrap();
+        }
+        let vision = common::vision(Backend::default(), DetectorConfig::default());
+        let empty = Gallery::new(
+            MODEL_ID,
+            common::models().embedder_sha256().unwrap(),
+            EMBEDDING_DIM as u16,
+            DEFAULT_COSINE_THRESHOLD,
+        );
+        let (gallery, report) = enroll::enroll(
+            &vision,
+            &dir.path().join("people"),
+            empty,
+            &enroll::Options::default(),
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(gallery.persons().len(), 2, "{report:?}");
+        gallery
+            .save(&dir.path().join("gallery.fgal"), None)
+            .unwrap();
+        std::fs::write(dir.path().join("scene.txt"), playlist).unwrap();
+        std::fs::write(dir.path().join("inputs.txt"), inputs).unwrap();
+        std::fs::write(dir.path().join("board.toml"), config_text(extra)).unwrap();
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn config(&self) -> Config {
+        Config::load(&self.path("board.toml")).unwrap()
+    }
+
+    /// Runs the terminal to the end of the playlist.
+    fn run(&self) -> Outcome {
+        let (terminal, pins) = Terminal::open(self.config(), Arc::new(AtomicBool::new(false)))
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let pins = pins.expect("sim door");
+        terminal.run().unwrap();
+        self.outcome(pins.relay.transitions())
+    }
+
+    fn outcome(&self, relay: Vec<Transition>) -> Outcome {
+        let events = events::read(&self.path("events.log")).unwrap().events;
+        let mut screens: Vec<String> = std::fs::read_dir(self.path("display"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        screens.sort();
+        Outcome {
+            events,
+            relay,
+            screens,
+        }
+    }
+}
+
+fn config_text(extra: &str) -> String {
+    format!(
+        r#"
+[terminal]
+site = "Test"
+gallery = "gallery.fgal"
+models = "{models}"
+result_screen_ms = 300
+camera_retry_max_ms = 200
+[camera.replay]
+path = "scene.txt"
+{extra}
+[door]
+pulse_ms = 400
+held_open_s = 1
+[door.sim]
+inputs = "inputs.txt"
+record = "relay.jsonl"
+[display.sim]
+dir = "display"
+width = 240
+height = 240
+mono = false
+[events]
+path = "events.log"
+"#,
+        models = common::models().dir().display()
+    )
+}
+
+struct Outcome {
+    events: Vec<Event>,
+    relay: Vec<Transition>,
+    screens: Vec<String>,
+}
+
+impl Outcome {
+    fn kinds(&self) -> Vec<EventKind> {
+        self.events.iter().map(|e| e.kind).collect()
+    }
+
+    fn count(&self, kind: EventKind) -> usize {
+        self.events.iter().filter(|e| e.kind == kind).count()
+    }
+
+    fn relay_levels(&self) -> Vec<bool> {
+        self.relay.iter().map(|t| t.high).collect()
+    }
+
+    fn shown(&self, kind: &str) -> bool {
+        self.screens.iter().any(|s| s.contains(kind))
+    }
+
+    /// Length of the one unlock pulse, milliseconds.
+    fn pulse_ms(&self) -> u64 {
+        assert_eq!(
+            self.relay_levels(),
+            vec![false, true, false],
+            "{:?}",
+            self.relay
+        );
+        self.relay[2].t_ms - self.relay[1].t_ms
+    }
+}
+
+#[test]
+fn enrolled_person_gets_exactly_one_pulse() {
+    let scene = Scene::new(
+        "granted",
+        "blank x3\nperson_a_2.jpg x15\nblank x5\n",
+        "",
+        "fps = 10",
+    );
+    let out = scene.run();
+    assert_eq!(out.count(EventKind::Granted), 1, "{:?}", out.events);
+    let granted = out
+        .events
+        .iter()
+        .find(|e| e.kind == EventKind::Granted)
+        .unwrap();
+    assert_eq!(granted.name.as_deref(), Some("Emmanuel Macron"));
+    assert!(granted.score.unwrap() >= DEFAULT_COSINE_THRESHOLD);
+    assert!(granted.frames >= 3);
+    let pulse = out.pulse_ms();
+    assert!(
+        (400..1900).contains(&pulse),
+        "pulse {pulse} ms, configured 400"
+    );
+    assert_eq!(out.kinds().first(), Some(&EventKind::Started));
+    assert_eq!(out.kinds().last(), Some(&EventKind::Stopped));
+    assert!(out.shown("granted"), "{:?}", out.screens);
+    assert!(out.shown("idle") && out.shown("face"), "{:?}", out.screens);
+}
+
+#[test]
+fn unknown_face_is_denied_without_a_pulse() {
+    let scene = Scene::new("unknown", "impostor_1.jpg x14\nblank x3\n", "", "fps = 10");
+    let out = scene.run();
+    assert_eq!(out.count(EventKind::Unknown), 1, "{:?}", out.events);
+    assert_eq!(out.count(EventKind::Granted), 0);
+    let unknown = out
+        .events
+        .iter()
+        .find(|e| e.kind == EventKind::Unknown)
+        .unwrap();
+    assert!(unknown.score.unwrap() < DEFAULT_COSINE_THRESHOLD);
+    assert_eq!(
+        out.relay_levels(),
+        vec![false],
+        "relay moved: {:?}",
+        out.relay
+    );
+    assert!(out.shown("denied"), "{:?}", out.screens);
+}
+
+#[test]
+fn exit_button_pulses_the_relay() {
+    let scene = Scene::new(
+        "rex",
+        "blank x30\n",
+        "300 exit press\n450 exit release\n",
+        "fps = 20\nrealtime = true",
+    );
+    let out = scene.run();
+    assert_eq!(out.count(EventKind::ExitButton), 1, "{:?}", out.events);
+    let pulse = out.pulse_ms();
+    assert!(
+        (400..1900).contains(&pulse),
+        "pulse {pulse} ms, configured 400"
+    );
+}
+
+#[test]
+fn door_held_open_raises_the_alarm() {
+    let scene = Scene::new(
+        "held",
+        "blank x40\n",
+        "100 door open\n",
+        "fps = 20\nrealtime = true",
+    );
+    let out = scene.run();
+    let kinds = out.kinds();
+    assert!(kinds.contains(&EventKind::DoorForced), "{kinds:?}");
+    assert!(kinds.contains(&EventKind::DoorHeldOpen), "{kinds:?}");
+    assert!(out.shown("alarm"), "{:?}", out.screens);
+    assert_eq!(out.relay_levels(), vec![false]);
+}
+
+#[test]
+fn lost_camera_recovers_and_says_so() {
+    let scene = Scene::new(
+        "lost",
+        "blank x2\nlost x3\nperson_b_2.jpg x12\n",
+        "",
+        "fps = 10",
+    );
+    let out = scene.run();
+    let kinds = out.kinds();
+    let lost = kinds.iter().position(|k| *k == EventKind::CameraLost);
+    let back = kinds.iter().position(|k| *k == EventKind::CameraRecovered);
+    let granted = kinds.iter().position(|k| *k == EventKind::Granted);
+    assert!(lost < back && back < granted && lost.is_some(), "{kinds:?}");
+    assert!(out.shown("camera-lost"), "{:?}", out.screens);
+    let who = &out.events[granted.unwrap()];
+    assert_eq!(who.name.as_deref(), Some("Jacinda Ardern"));
+}
+
+/// SIGTERM in the middle of an unlock pulse: the relay locks at once and the
+/// process exits cleanly.
+#[test]
+fn sigterm_mid_pulse_locks_the_relay() {
+    let scene = Scene::new(
+        "sigterm",
+        "person_a_2.jpg x600\n",
+        "",
+        "fps = 10\nrealtime = true",
+    );
+    let text = std::fs::read_to_string(scene.path("board.toml"))
+        .unwrap()
+        .replace("pulse_ms = 400", "pulse_ms = 20000");
+    std::fs::write(scene.path("board.toml"), text).unwrap();
+    let mut child = common::facegate()
+        .args(["run", "--config"])
+        .arg(scene.path("board.toml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let relay = scene.path("relay.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !read_relay(&relay).iter().any(|t| t.1) {
+        assert!(Instant::now() < deadline, "no unlock within 120 s");
+        assert!(child.try_wait().unwrap().is_none(), "terminal exited early");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    let t = read_relay(&relay);
+    assert_eq!(
+        t.iter().map(|x| x.1).collect::<Vec<_>>(),
+        vec![false, true, false]
+    );
+    assert!(
+        t[2].0 - t[1].0 < 20_000,
+        "locked only when the pulse ended: {t:?}"
+    );
+    let out = scene.outcome(vec![]);
+    assert_eq!(out.kinds().last(), Some(&EventKind::Stopped));
+}
+
+/// (ms, high) per line of a relay record.
+fn read_relay(path: &Path) -> Vec<(u64, bool)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|v| (v["t_ms"].as_u64().unwrap(), v["high"].as_bool().unwrap()))
+        .collect()
+}
