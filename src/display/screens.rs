@@ -239,8 +239,11 @@ fn draw_large<D: DrawTarget<Color = Rgb888>>(
         Screen::Updating { percent, .. } => {
             ring(target, cx, icon_y, r, colour)?;
             if let Some(p) = percent {
-                let bar =
-                    Rectangle::new(Point::new(cx - r, icon_y - 6), Size::new(2 * r as u32, 12));
+                let half = r * 3 / 4;
+                let bar = Rectangle::new(
+                    Point::new(cx - half, icon_y - 6),
+                    Size::new(2 * half as u32, 12),
+                );
                 progress(target, bar, *p, WHITE)?;
             } else {
                 arrow_down(target, cx, icon_y, r, WHITE)?;
