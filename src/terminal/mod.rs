@@ -313,9 +313,10 @@ impl Terminal {
                 let mut e = event(EventKind::Unknown, None);
                 e.frames = frames as u16;
                 if let Some(c) = best {
+                    // The closest enrolled person, for whoever audits the log.
                     let p = &self.gallery.persons()[c.person];
-                    (e.person_id, e.name, e.score) =
-                        (Some(p.id), Some(p.name.to_string()), Some(c.score));
+                    e.score = Some(c.score);
+                    e.detail = Some(format!("closest enrolled: {} (id {})", p.name, p.id));
                 }
                 info!(best = ?e.score, frames, "unknown face");
                 self.record(e);
