@@ -54,6 +54,9 @@ pub struct Config {
     /// Event log.
     #[serde(default)]
     pub events: EventsConfig,
+    /// Gallery updates (USB stick inbox).
+    #[serde(default)]
+    pub update: UpdateConfig,
     /// Directory of the config file (relative paths start here).
     #[serde(skip)]
     pub base: PathBuf,
@@ -106,6 +109,28 @@ impl Default for EventsConfig {
             path: "/var/lib/facegate/events.log".into(),
             max_bytes: 1 << 20,
             keep: 4,
+        }
+    }
+}
+
+/// `[update]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpdateConfig {
+    /// Directory the USB import drops offered galleries into (`*.fgal`).
+    pub inbox: PathBuf,
+    /// Largest gallery file accepted, bytes.
+    pub max_bytes: u64,
+    /// How often the inbox and the installed gallery are checked, milliseconds.
+    pub poll_ms: u64,
+}
+
+impl Default for UpdateConfig {
+    fn default() -> Self {
+        Self {
+            inbox: "/var/lib/facegate/inbox".into(),
+            max_bytes: 64 << 20,
+            poll_ms: 1000,
         }
     }
 }

@@ -144,6 +144,22 @@ enum Command {
 
 #[derive(Subcommand)]
 enum GalleryAction {
+    /// Verify a gallery file and install it on this device (what a USB stick
+    /// update does): signature, trusted key, model, size, and a version
+    /// above the installed one. The previous gallery is kept for rollback.
+    Install {
+        /// The offered gallery file.
+        file: PathBuf,
+        /// The terminal's board config (gallery path, keys, limits).
+        #[arg(long, default_value = "/etc/facegate/facegate.toml")]
+        config: PathBuf,
+    },
+    /// Make the previous gallery current again.
+    Rollback {
+        /// The terminal's board config.
+        #[arg(long, default_value = "/etc/facegate/facegate.toml")]
+        config: PathBuf,
+    },
     /// People and template counts.
     List { gallery: PathBuf },
     /// One person's record.
@@ -393,6 +409,8 @@ fn gallery(action: &GalleryAction, json: bool) -> Result<()> {
             keys,
             require_signature,
         } => g::verify(gallery, opt(keys), *require_signature)?,
+        GalleryAction::Install { file, config } => g::install(file, config)?,
+        GalleryAction::Rollback { config } => g::rollback(config)?,
         GalleryAction::Stats { gallery } => {
             let gal: Gallery = g::load(gallery, None)?;
             g::stats(gallery, &gal, json)?;

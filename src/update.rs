@@ -333,6 +333,93 @@ impl Store {
     }
 }
 
+/// The terminal's side of field updates: an inbox directory polled for
+/// offered galleries, and the installed file watched for outside changes.
+#[derive(Debug)]
+pub struct Updates {
+    store: Store,
+    policy: Policy,
+    inbox: PathBuf,
+    seen: Option<(std::time::SystemTime, u64)>,
+}
+
+impl Updates {
+    /// Watches `inbox` and the store's current gallery.
+    pub fn new(store: Store, policy: Policy, inbox: PathBuf) -> Self {
+        let seen = stamp(store.current());
+        Self {
+            store,
+            policy,
+            inbox,
+            seen,
+        }
+    }
+
+    /// Offered files (`*.fgal`, not hidden) in name order. Each is verified
+    /// against `installed_version` and installed or refused, then removed
+    /// from the inbox (a refused file is kept in `inbox/refused/`).
+    pub fn poll(
+        &mut self,
+        mut installed_version: u64,
+    ) -> Vec<(PathBuf, Result<Gallery, UpdateError>)> {
+        let Ok(entries) = std::fs::read_dir(&self.inbox) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && p.extension().is_some_and(|e| e == "fgal")
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        files.sort();
+        let mut out = Vec::new();
+        for file in files {
+            let result = self
+                .store
+                .install_file(&file, &self.policy, Some(installed_version));
+            match &result {
+                Ok(g) => {
+                    installed_version = g.header().version;
+                    let _ = std::fs::remove_file(&file);
+                    self.seen = stamp(self.store.current());
+                }
+                Err(_) => {
+                    let refused = self.inbox.join("refused");
+                    let kept = std::fs::create_dir_all(&refused).and_then(|()| {
+                        std::fs::rename(&file, refused.join(file.file_name().unwrap_or_default()))
+                    });
+                    if kept.is_err() {
+                        let _ = std::fs::remove_file(&file);
+                    }
+                }
+            }
+            out.push((file, result));
+        }
+        out
+    }
+
+    /// The installed gallery, if its file changed since last seen.
+    pub fn reload_if_changed(&mut self) -> Option<Result<Gallery, GalleryError>> {
+        let now = stamp(self.store.current());
+        if now == self.seen {
+            return None;
+        }
+        self.seen = now;
+        Some(Gallery::load(self.store.current(), &self.policy))
+    }
+}
+
+/// Modification time and length of a file.
+fn stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
 /// `path` with `.suffix` appended to its file name.
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();

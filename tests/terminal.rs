@@ -322,3 +322,228 @@ fn read_relay(path: &Path) -> Vec<(u64, bool)> {
         .map(|v| (v["t_ms"].as_u64().unwrap(), v["high"].as_bool().unwrap()))
         .collect()
 }
+
+/// Signed galleries for update tests: v1 without Jacinda Ardern, v2 with her.
+struct Signed {
+    key: ed25519_dalek::SigningKey,
+    v1: Vec<u8>,
+    v2: Vec<u8>,
+}
+
+fn signed_galleries(scene: &Scene) -> Signed {
+    let keys = scene.path("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let (_, _, key) = facegate::gallery::keys::generate(&keys.join("site")).unwrap();
+    std::fs::remove_file(keys.join("site.key")).unwrap(); // the device holds public keys only
+    let full = Gallery::load(&scene.path("gallery.fgal"), &Default::default()).unwrap();
+    let mut v1 = full.clone();
+    v1.body
+        .persons
+        .retain(|p| p.name.as_str() != "Jacinda Ardern");
+    v1.body.header.version = 1;
+    let mut v2 = full;
+    v2.body.header.version = 2;
+    Signed {
+        v1: v1.encode(Some(&key)).unwrap(),
+        v2: v2.encode(Some(&key)).unwrap(),
+        key,
+    }
+}
+
+fn require_signed_updates(scene: &Scene) {
+    let text = std::fs::read_to_string(scene.path("board.toml"))
+        .unwrap()
+        .replace(
+            "result_screen_ms = 300",
+            "result_screen_ms = 300\nkeys = \"keys\"\nrequire_signature = true",
+        )
+        + "[update]\ninbox = \"inbox\"\npoll_ms = 100\n";
+    std::fs::write(scene.path("board.toml"), text).unwrap();
+}
+
+/// Drops a file into the inbox the way the USB import does (temp + rename).
+fn offer(scene: &Scene, name: &str, bytes: &[u8]) {
+    let inbox = scene.path("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::write(inbox.join(format!(".{name}.part")), bytes).unwrap();
+    std::fs::rename(inbox.join(format!(".{name}.part")), inbox.join(name)).unwrap();
+}
+
+/// While the terminal processes frames, a tampered update is refused and a
+/// good one installed; the next decision uses the new gallery.
+#[test]
+fn gallery_update_while_running() {
+    let scene = Scene::new(
+        "update",
+        "person_b_2.jpg x12\nblank x40\nperson_b_2.jpg x12\nblank x3\n",
+        "",
+        "fps = 10\nrealtime = true",
+    );
+    let signed = signed_galleries(&scene);
+    std::fs::write(scene.path("gallery.fgal"), &signed.v1).unwrap();
+    require_signed_updates(&scene);
+    let config = scene.config();
+    // The terminal owns its camera, which stays on the thread that opened it.
+    let run = std::thread::spawn(move || {
+        let (terminal, _) = Terminal::open(config, Arc::new(AtomicBool::new(false)))?;
+        terminal.run().map(|s| s.frames)
+    });
+
+    // Wait until Jacinda Ardern has been refused as unknown, then offer updates.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !events::read(&scene.path("events.log"))
+        .map(|c| c.events.iter().any(|e| e.kind == EventKind::Unknown))
+        .unwrap_or(false)
+    {
+        assert!(Instant::now() < deadline, "no unknown decision");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut tampered = signed.v2.clone();
+    tampered[40] ^= 0x04;
+    offer(&scene, "a-tampered.fgal", &tampered);
+    offer(&scene, "b-update.fgal", &signed.v2);
+    let frames = run.join().unwrap().unwrap();
+    assert!(frames >= 60, "the run was not interrupted: {frames} frames");
+
+    let out = scene.outcome(vec![]);
+    let kinds = out.kinds();
+    let at = |k: EventKind| kinds.iter().position(|x| *x == k);
+    let (unknown, refused, installed, granted) = (
+        at(EventKind::Unknown),
+        at(EventKind::GalleryRefused),
+        at(EventKind::GalleryInstalled),
+        at(EventKind::Granted),
+    );
+    assert!(
+        unknown < refused && refused < installed && installed < granted && unknown.is_some(),
+        "{kinds:?}"
+    );
+    let refusal = out.events[refused.unwrap()].detail.clone().unwrap();
+    assert!(
+        refusal.contains("a-tampered.fgal") && refusal.contains("corrupt"),
+        "{refusal}"
+    );
+    let who = &out.events[granted.unwrap()];
+    assert_eq!(who.name.as_deref(), Some("Jacinda Ardern"));
+    assert!(out.shown("updating"), "{:?}", out.screens);
+    assert_eq!(
+        std::fs::read(scene.path("gallery.fgal")).unwrap(),
+        signed.v2
+    );
+    assert_eq!(
+        std::fs::read(scene.path("gallery.fgal.previous")).unwrap(),
+        signed.v1
+    );
+    assert!(scene.path("inbox/refused/a-tampered.fgal").exists());
+    assert!(!scene.path("inbox/b-update.fgal").exists());
+}
+
+/// A damaged installed gallery: the terminal starts on the previous one and
+/// logs it.
+#[test]
+fn damaged_gallery_falls_back_to_the_previous_one() {
+    let scene = Scene::new("fallback", "person_a_2.jpg x10\n", "", "fps = 10");
+    let signed = signed_galleries(&scene);
+    require_signed_updates(&scene);
+    let config = scene.config();
+    let policy = facegate::terminal::gallery_policy(&config).unwrap();
+    let store = facegate::update::Store::new(&scene.path("gallery.fgal"));
+    std::fs::remove_file(scene.path("gallery.fgal")).unwrap();
+    store.install(&signed.v1, &policy, None).unwrap();
+    store.install(&signed.v2, &policy, Some(1)).unwrap();
+    let mut damaged = signed.v2.clone();
+    let n = damaged.len();
+    damaged[n / 2] ^= 0x80;
+    std::fs::write(scene.path("gallery.fgal"), &damaged).unwrap();
+
+    let out = scene.run();
+    let rolled = out
+        .events
+        .iter()
+        .find(|e| e.kind == EventKind::GalleryRolledBack)
+        .unwrap_or_else(|| panic!("{:?}", out.kinds()));
+    assert!(
+        rolled.detail.as_ref().unwrap().contains("corrupt"),
+        "{rolled:?}"
+    );
+    assert_eq!(out.count(EventKind::Granted), 1);
+    assert_eq!(
+        std::fs::read(scene.path("gallery.fgal")).unwrap(),
+        signed.v1
+    );
+}
+
+/// `facegate gallery install` and `rollback`: each refusal has its message
+/// and exit code, and nothing changes on a refusal.
+#[test]
+fn gallery_install_cli() {
+    let scene = Scene::new("install-cli", "blank\n", "", "fps = 10");
+    let signed = signed_galleries(&scene);
+    require_signed_updates(&scene);
+    std::fs::write(scene.path("gallery.fgal"), &signed.v1).unwrap();
+    let other = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let inspect = facegate::gallery::Policy {
+        check_signature: false,
+        ..Default::default()
+    };
+    let v2 = Gallery::decode(&signed.v2, &inspect).unwrap();
+    let mut forged = signed.v2.clone();
+    let sig_at = forged.len() - 64;
+    forged[sig_at + 5] ^= 1;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("not signed", v2.encode(None).unwrap()),
+        ("untrusted key", v2.encode(Some(&other)).unwrap()),
+        ("signature invalid", forged),
+        (
+            "corrupt or truncated",
+            signed.v2[..signed.v2.len() - 100].to_vec(),
+        ),
+        ("not newer than the installed version 1", signed.v1.clone()),
+    ];
+    for (message, bytes) in cases {
+        std::fs::write(scene.path("offer.fgal"), &bytes).unwrap();
+        let out = common::facegate()
+            .args(["gallery", "install"])
+            .arg(scene.path("offer.fgal"))
+            .arg("--config")
+            .arg(scene.path("board.toml"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{message}: {stderr}");
+        assert!(stderr.contains(message), "expected {message:?} in {stderr}");
+        assert_eq!(
+            std::fs::read(scene.path("gallery.fgal")).unwrap(),
+            signed.v1
+        );
+    }
+    std::fs::write(scene.path("offer.fgal"), &signed.v2).unwrap();
+    let ok = common::facegate()
+        .args(["gallery", "install"])
+        .arg(scene.path("offer.fgal"))
+        .arg("--config")
+        .arg(scene.path("board.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("version 2 (was 1)"));
+    let back = common::facegate()
+        .args(["gallery", "rollback", "--config"])
+        .arg(scene.path("board.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        back.status.success(),
+        "{}",
+        String::from_utf8_lossy(&back.stderr)
+    );
+    assert_eq!(
+        std::fs::read(scene.path("gallery.fgal")).unwrap(),
+        signed.v1
+    );
+    let _ = signed.key;
+}

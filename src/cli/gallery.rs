@@ -499,6 +499,50 @@ pub fn calibrate(vision: &Vision, a: CalibrateArgs, as_json: bool) -> Result<()>
 }
 
 /// `PathBuf` option as `Option<&Path>`.
+/// `gallery install FILE --config C`.
+pub fn install(file: &Path, config_path: &Path) -> Result<()> {
+    let config = facegate::config::Config::load(config_path)?;
+    let policy = facegate::terminal::gallery_policy(&config)?;
+    let store = facegate::update::Store::new(&config.resolve(&config.terminal.gallery));
+    let installed = Gallery::load(store.current(), &policy)
+        .ok()
+        .map(|g| g.header().version);
+    let g = store.install_file(file, &policy, installed)?;
+    println!(
+        "installed {} as {}: version {} (was {}), {} people, {}",
+        file.display(),
+        store.current().display(),
+        g.header().version,
+        installed.map_or("none".into(), |v| v.to_string()),
+        g.persons().len(),
+        g.signed_by.map_or("unsigned".into(), |k| format!(
+            "signed by {}",
+            keys::hex(&k)
+        ))
+    );
+    println!(
+        "a running terminal picks it up within [update] poll_ms; previous kept as {}",
+        store.previous().display()
+    );
+    Ok(())
+}
+
+/// `gallery rollback --config C`.
+pub fn rollback(config_path: &Path) -> Result<()> {
+    let config = facegate::config::Config::load(config_path)?;
+    let policy = facegate::terminal::gallery_policy(&config)?;
+    let store = facegate::update::Store::new(&config.resolve(&config.terminal.gallery));
+    let g = store.rollback(&policy)?;
+    println!(
+        "rolled back {} to version {} ({} people); the replaced one is now {}",
+        store.current().display(),
+        g.header().version,
+        g.persons().len(),
+        store.previous().display()
+    );
+    Ok(())
+}
+
 pub fn opt(p: &Option<PathBuf>) -> Option<&Path> {
     p.as_deref()
 }

@@ -23,6 +23,7 @@ use crate::display::{self, Panel, Screen};
 use crate::door::{self, DoorEvent, DoorHandle, SimPins};
 use crate::events::{Event, EventKind, EventLog, Rotation};
 use crate::gallery::{Gallery, Index, Keyring, Policy, now_unix};
+use crate::update::{Loaded, Store, UpdateError, Updates};
 use crate::vision::sface::MODEL_ID;
 use crate::vision::{Detection, ModelPaths, Vision, align};
 
@@ -90,6 +91,9 @@ struct Shown {
 /// A running terminal.
 pub struct Terminal {
     config: Config,
+    updates: Updates,
+    pending_events: Vec<Event>,
+    next_update_check: Instant,
     vision: Vision,
     gallery: Gallery,
     index: Index,
@@ -105,7 +109,7 @@ pub struct Terminal {
     watchdog: Watchdog,
 }
 
-/// Reading policy for the installed gallery.
+/// Reading policy for the installed gallery and for updates.
 pub fn gallery_policy(config: &Config) -> Result<Policy> {
     let keyring = match &config.terminal.keys {
         Some(dir) => Keyring::from_dir(&config.resolve(dir))?,
@@ -115,6 +119,7 @@ pub fn gallery_policy(config: &Config) -> Result<Policy> {
         model_id: Some(MODEL_ID.to_string()),
         keyring,
         require_signature: config.terminal.require_signature,
+        max_size: usize::try_from(config.update.max_bytes).unwrap_or(usize::MAX),
         ..Policy::default()
     })
 }
@@ -144,14 +149,36 @@ impl Terminal {
         });
         let vision = Vision::load(&models, config.terminal.backend, config.detector)
             .context("loading the models")?;
+        let policy = gallery_policy(&config)?;
         let gallery_path = config.resolve(&config.terminal.gallery);
-        let gallery = Gallery::load(&gallery_path, &gallery_policy(&config)?)
+        let store = Store::new(&gallery_path);
+        let loaded = store
+            .load(&policy)
             .with_context(|| format!("reading the gallery {}", gallery_path.display()))?;
+        let mut startup_events = Vec::new();
+        if let Loaded::FellBack { why, broken, .. } = &loaded {
+            warn!(%why, "installed gallery damaged: using the previous one");
+            startup_events.push(event(
+                EventKind::GalleryRolledBack,
+                Some(format!(
+                    "installed gallery refused ({why}); previous one restored{}",
+                    broken
+                        .as_ref()
+                        .map(|b| format!(", damaged file kept as {}", b.display()))
+                        .unwrap_or_default()
+                )),
+            ));
+        }
+        let gallery = loaded.into_gallery();
+        let updates = Updates::new(store, policy, config.resolve(&config.update.inbox));
         let camera = camera::open(&config.camera, &config.base).context("opening the camera")?;
         info!(camera = %camera.describe(), "camera open");
         let index = Index::new(&gallery);
         let decider = Decider::new(config.decision, gallery.header().threshold);
         let terminal = Self {
+            updates,
+            pending_events: startup_events,
+            next_update_check: Instant::now(),
             vision,
             index,
             decider,
@@ -191,6 +218,9 @@ impl Terminal {
     pub fn run(mut self) -> Result<Stats> {
         let started = Instant::now();
         self.record(event(EventKind::Started, Some(self.startup_detail())));
+        for e in std::mem::take(&mut self.pending_events) {
+            self.record(e);
+        }
         self.show_idle();
         self.watchdog.ready(&format!(
             "{} people, camera {}",
@@ -200,6 +230,7 @@ impl Terminal {
         let mut bad_frames = 0;
         while !self.stop.load(Ordering::Relaxed) {
             self.handle_door_events();
+            self.check_updates();
             self.watchdog.ping(self.door.is_alive());
             let t = Instant::now();
             let frame = self.camera.next_frame();
@@ -446,6 +477,74 @@ impl Terminal {
         }
     }
 
+    /// Between frames: installs galleries offered in the inbox, and reloads
+    /// the installed one if it changed on disk (`facegate gallery install`
+    /// or `rollback`).
+    fn check_updates(&mut self) {
+        if Instant::now() < self.next_update_check {
+            return;
+        }
+        self.next_update_check =
+            Instant::now() + Duration::from_millis(self.config.update.poll_ms.max(50));
+        let version = self.gallery.header().version;
+        for (file, outcome) in self.updates.poll(version) {
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let hold = Some(Duration::from_millis(self.config.terminal.result_screen_ms));
+            match outcome {
+                Ok(gallery) => {
+                    let detail = describe(&gallery, &format!("installed from {name}"));
+                    info!(%detail, "gallery installed");
+                    self.show(
+                        Screen::Updating {
+                            percent: Some(100),
+                            message: format!("Installed v{}", gallery.header().version),
+                        },
+                        hold,
+                    );
+                    self.install_gallery(gallery);
+                    self.record(event(EventKind::GalleryInstalled, Some(detail)));
+                }
+                Err(e) => {
+                    let short = match &e {
+                        UpdateError::Refused(r) => r.short(),
+                        _ => "Cannot read file",
+                    };
+                    warn!(file = %name, err = %e, "gallery update refused");
+                    self.show(
+                        Screen::Updating {
+                            percent: None,
+                            message: format!("Refused: {short}"),
+                        },
+                        hold,
+                    );
+                    self.record(event(
+                        EventKind::GalleryRefused,
+                        Some(format!("{name}: {e}")),
+                    ));
+                }
+            }
+        }
+        match self.updates.reload_if_changed() {
+            Some(Ok(gallery)) if gallery.body != self.gallery.body => {
+                let detail = describe(&gallery, "reloaded: the installed gallery changed on disk");
+                info!(%detail, "gallery reloaded");
+                self.install_gallery(gallery);
+                self.record(event(EventKind::GalleryInstalled, Some(detail)));
+            }
+            Some(Err(e)) => {
+                warn!(err = %e, "installed gallery changed on disk but is unusable; keeping the one in memory");
+                self.record(event(
+                    EventKind::GalleryRefused,
+                    Some(format!("installed file: {e}")),
+                ));
+            }
+            _ => {}
+        }
+    }
+
     /// Waits, keeping the door and watchdog served; false if asked to stop.
     fn wait(&mut self, total: Duration) -> bool {
         let until = Instant::now() + total;
@@ -519,6 +618,18 @@ impl Terminal {
         }
         self.shown.current = Some(screen);
     }
+}
+
+/// "version N, K people, signed by KEY" and what happened.
+fn describe(g: &Gallery, what: &str) -> String {
+    let signer = g.signed_by.map_or("unsigned".to_string(), |k| {
+        format!("signed by {}", crate::gallery::keys::hex(&k))
+    });
+    format!(
+        "{what}: version {}, {} people, {signer}",
+        g.header().version,
+        g.persons().len()
+    )
 }
 
 /// Why a person's access is not valid at `now`, if it is not.
