@@ -445,6 +445,47 @@ mod tests {
         assert!(!pins.relay.level());
     }
 
+    /// A panic anywhere leaves the relay locked: the pins' drop locks it, and
+    /// so does dropping the door thread's handle while unwinding.
+    #[test]
+    fn a_panic_leaves_the_relay_locked() {
+        let opened = open(&sim_config(), Path::new(".")).unwrap();
+        let pins = opened.sim.unwrap();
+        let mut door = opened.door;
+        door.set_unlocked(true).unwrap();
+        assert!(pins.relay.level());
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _door = door;
+            panic!("a bug");
+        }));
+        assert!(r.is_err());
+        assert!(!pins.relay.level(), "relay left unlocked by a panic");
+
+        let opened = open(&sim_config(), Path::new(".")).unwrap();
+        let pins = opened.sim.unwrap();
+        let handle = DoorHandle::spawn(
+            opened.door,
+            Policy {
+                pulse: Duration::from_secs(60),
+                ..sim_config().policy()
+            },
+            Arc::new(AtomicBool::new(false)),
+        );
+        handle.unlock();
+        while !pins.relay.level() {
+            std::thread::sleep(POLL);
+        }
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _handle = handle;
+            panic!("a bug in the main loop");
+        }));
+        assert!(r.is_err());
+        assert!(
+            !pins.relay.level(),
+            "relay left unlocked mid-pulse by a panic"
+        );
+    }
+
     #[test]
     fn exit_button_and_held_open_through_the_pins() {
         let opened = open(&sim_config(), Path::new(".")).unwrap();
