@@ -2,70 +2,121 @@
 //! data/command and reset lines. Screens are rendered in memory and sent
 //! in one `set_pixels` transfer.
 
-use std::convert::Infallible;
-
 use embedded_graphics::pixelcolor::Rgb565;
 use embedded_graphics::prelude::*;
-use embedded_hal::digital::{ErrorType, OutputPin};
+use embedded_hal::digital::OutputPin;
 use linux_embedded_hal::spidev::{SpiModeFlags, SpidevOptions};
 use linux_embedded_hal::{CdevPin, Delay, SpidevDevice};
-use mipidsi::interface::SpiInterface;
-use mipidsi::models::{ILI9341Rgb565, ST7789};
-use mipidsi::options::{ColorInversion, Orientation, Rotation};
+use mipidsi::interface::{InterfacePixelFormat, SpiInterface};
+use mipidsi::models::{ILI9341Rgb565, Model, ST7789};
+use mipidsi::options::{ColorInversion, ColorOrder, Orientation, Rotation};
 use mipidsi::{Builder, Display};
 
 use super::{Canvas, DisplayError, Panel, Screen, SpiPanelConfig};
 
 /// Which controller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Model {
+pub enum Controller {
     /// Sitronix ST7789 (240×240, 240×320).
     St7789,
     /// Ilitek ILI9341 (240×320).
     Ili9341,
 }
 
-/// A reset line that may not be wired.
-pub struct MaybePin(Option<CdevPin>);
-
-impl ErrorType for MaybePin {
-    type Error = Infallible;
-}
-
-impl OutputPin for MaybePin {
-    fn set_low(&mut self) -> Result<(), Infallible> {
-        if let Some(p) = &mut self.0 {
-            let _ = p.set_low();
-        }
-        Ok(())
-    }
-    fn set_high(&mut self) -> Result<(), Infallible> {
-        if let Some(p) = &mut self.0 {
-            let _ = p.set_high();
-        }
-        Ok(())
-    }
-}
-
 type Interface = SpiInterface<'static, SpidevDevice, CdevPin>;
 
-enum Tft {
-    St7789(Display<Interface, ST7789, MaybePin>),
-    Ili9341(Display<Interface, ILI9341Rgb565, MaybePin>),
+/// An initialised controller that takes a whole frame of RGB565 pixels.
+trait Push: Send {
+    fn push(
+        &mut self,
+        ex: u16,
+        ey: u16,
+        pixels: &mut dyn Iterator<Item = Rgb565>,
+    ) -> Result<(), String>;
+}
+
+impl<M, RST> Push for Display<Interface, M, RST>
+where
+    M: Model<ColorFormat = Rgb565> + Send,
+    Rgb565: InterfacePixelFormat<u8>,
+    RST: OutputPin + Send,
+{
+    fn push(
+        &mut self,
+        ex: u16,
+        ey: u16,
+        pixels: &mut dyn Iterator<Item = Rgb565>,
+    ) -> Result<(), String> {
+        self.set_pixels(0, 0, ex, ey, pixels)
+            .map_err(|e| format!("{e:?}"))
+    }
+}
+
+/// Initialises `model`: a hardware reset through `reset` when it is wired,
+/// else the controller's software reset.
+fn init<M>(
+    model: M,
+    di: Interface,
+    c: &SpiPanelConfig,
+    rotation: Rotation,
+    reset: Option<CdevPin>,
+) -> Result<Box<dyn Push>, String>
+where
+    M: Model<ColorFormat = Rgb565> + Send + 'static,
+{
+    let builder = Builder::new(model, di)
+        .display_size(c.width, c.height)
+        .display_offset(c.offset_x, c.offset_y)
+        .orientation(Orientation::new().rotate(rotation))
+        .invert_colors(if c.invert_colors {
+            ColorInversion::Inverted
+        } else {
+            ColorInversion::Normal
+        })
+        .color_order(if c.bgr {
+            ColorOrder::Bgr
+        } else {
+            ColorOrder::Rgb
+        });
+    let mut delay = Delay;
+    Ok(match reset {
+        Some(pin) => Box::new(
+            builder
+                .reset_pin(pin)
+                .init(&mut delay)
+                .map_err(|e| format!("init: {e:?}"))?,
+        ),
+        None => Box::new(
+            builder
+                .init(&mut delay)
+                .map_err(|e| format!("init: {e:?}"))?,
+        ),
+    })
 }
 
 /// An SPI TFT.
 pub struct SpiPanel {
-    tft: Tft,
+    tft: Box<dyn Push>,
     canvas: Canvas,
     device: String,
 }
 
 impl SpiPanel {
     /// Opens the SPI device and lines and initialises the controller.
-    pub fn open(model: Model, c: &SpiPanelConfig) -> Result<Self, DisplayError> {
+    pub fn open(model: Controller, c: &SpiPanelConfig) -> Result<Self, DisplayError> {
         let device = c.spi.display().to_string();
-        let err = |e: &dyn std::fmt::Debug| DisplayError::new(&device, format!("{e:?}"));
+        let rotation = match c.rotation {
+            0 => Rotation::Deg0,
+            90 => Rotation::Deg90,
+            180 => Rotation::Deg180,
+            270 => Rotation::Deg270,
+            other => {
+                return Err(DisplayError::new(
+                    &device,
+                    format!("rotation {other}: use 0, 90, 180 or 270"),
+                ));
+            }
+        };
         let mut spi = SpidevDevice::open(&c.spi).map_err(|e| DisplayError::new(&device, e))?;
         spi.0
             .configure(
@@ -86,40 +137,15 @@ impl SpiPanel {
             ),
             None => None,
         };
-        // The interface borrows a transfer buffer for the panel's lifetime.
+        // The interface borrows a transfer buffer for the panel's lifetime;
+        // a panel is opened once per process.
         let buffer: &'static mut [u8] = Box::leak(vec![0u8; 4096].into_boxed_slice());
         let di = SpiInterface::new(spi, dc, buffer);
-        let rotation = Rotation::try_from_degree(i32::from(c.rotation))
-            .map_err(|_| DisplayError::new(&device, "rotation must be 0, 90, 180 or 270"))?;
-        let inversion = if c.invert_colors {
-            ColorInversion::Inverted
-        } else {
-            ColorInversion::Normal
-        };
-        let mut delay = Delay;
-        let orientation = Orientation::new().rotate(rotation);
         let tft = match model {
-            Model::St7789 => Tft::St7789(
-                Builder::new(ST7789, di)
-                    .display_size(c.width, c.height)
-                    .display_offset(c.offset_x, c.offset_y)
-                    .orientation(orientation)
-                    .invert_colors(inversion)
-                    .reset_pin(MaybePin(reset))
-                    .init(&mut delay)
-                    .map_err(|e| err(&e))?,
-            ),
-            Model::Ili9341 => Tft::Ili9341(
-                Builder::new(ILI9341Rgb565, di)
-                    .display_size(c.width, c.height)
-                    .display_offset(c.offset_x, c.offset_y)
-                    .orientation(orientation)
-                    .invert_colors(inversion)
-                    .reset_pin(MaybePin(reset))
-                    .init(&mut delay)
-                    .map_err(|e| err(&e))?,
-            ),
-        };
+            Controller::St7789 => init(ST7789, di, c, rotation, reset),
+            Controller::Ili9341 => init(ILI9341Rgb565, di, c, rotation, reset),
+        }
+        .map_err(|e| DisplayError::new(&device, e))?;
         let (w, h) = match rotation {
             Rotation::Deg90 | Rotation::Deg270 => (c.height, c.width),
             _ => (c.width, c.height),
@@ -145,12 +171,10 @@ impl Panel for SpiPanel {
         let Ok(()) = super::draw(screen, &mut self.canvas);
         let (w, h) = self.canvas.image.dimensions();
         let (ex, ey) = ((w - 1) as u16, (h - 1) as u16);
-        let pixels = rgb565(&self.canvas);
-        match &mut self.tft {
-            Tft::St7789(d) => d.set_pixels(0, 0, ex, ey, pixels),
-            Tft::Ili9341(d) => d.set_pixels(0, 0, ex, ey, pixels),
-        }
-        .map_err(|e| DisplayError::new(&self.device, format!("{e:?}")))
+        let mut pixels = rgb565(&self.canvas);
+        self.tft
+            .push(ex, ey, &mut pixels)
+            .map_err(|e| DisplayError::new(&self.device, e))
     }
 
     fn size(&self) -> Size {

@@ -68,6 +68,9 @@ pub struct SpiPanelConfig {
     /// Invert colours (most ST7789 IPS panels need it).
     #[serde(default)]
     pub invert_colors: bool,
+    /// Blue-green-red subpixel order (most ILI9341 modules).
+    #[serde(default)]
+    pub bgr: bool,
     /// Column offset of the visible area in the controller's memory.
     #[serde(default)]
     pub offset_x: u16,
@@ -154,8 +157,12 @@ pub fn open(config: &DisplayConfig, base: &Path) -> Result<Box<dyn Panel>, Displ
         DisplayConfig::Ssd1306 { i2c, address } => {
             Box::new(ssd1306::Ssd1306Panel::open(i2c, *address)?)
         }
-        DisplayConfig::St7789(c) => Box::new(mipidsi::SpiPanel::open(mipidsi::Model::St7789, c)?),
-        DisplayConfig::Ili9341(c) => Box::new(mipidsi::SpiPanel::open(mipidsi::Model::Ili9341, c)?),
+        DisplayConfig::St7789(c) => {
+            Box::new(mipidsi::SpiPanel::open(mipidsi::Controller::St7789, c)?)
+        }
+        DisplayConfig::Ili9341(c) => {
+            Box::new(mipidsi::SpiPanel::open(mipidsi::Controller::Ili9341, c)?)
+        }
         DisplayConfig::Framebuffer { device } => Box::new(fbdev::FbPanel::open(device)?),
     })
 }

@@ -53,6 +53,9 @@ pub struct Stats {
     pub search: Duration,
     /// Wall time of the run.
     pub wall: Duration,
+    /// From opening the terminal (door, display, log, models, gallery,
+    /// camera) to the first processed frame: the cold start.
+    pub first_frame: Option<Duration>,
 }
 
 impl Stats {
@@ -65,11 +68,13 @@ impl Stats {
     pub fn summary(&self) -> String {
         let per = |d: Duration, n: u64| d.as_secs_f64() * 1e3 / n.max(1) as f64;
         format!(
-            "{} frames in {:.1} s ({:.1} fps); per frame: capture {:.1} ms, detect {:.1} ms; \
-             per face ({}): align {:.2} ms, embed {:.1} ms, search {:.2} ms; {} decisions",
+            "{} frames in {:.1} s ({:.1} fps); first frame {:.0} ms after start; per frame: \
+             capture {:.1} ms, detect {:.1} ms; per face ({}): align {:.2} ms, embed {:.1} ms, \
+             search {:.2} ms; {} decisions",
             self.frames,
             self.wall.as_secs_f64(),
             self.fps(),
+            self.first_frame.unwrap_or_default().as_secs_f64() * 1e3,
             per(self.capture, self.frames),
             per(self.detect, self.frames),
             self.faces,
@@ -91,6 +96,7 @@ struct Shown {
 /// A running terminal.
 pub struct Terminal {
     config: Config,
+    opened: Instant,
     updates: Updates,
     pending_events: Vec<Event>,
     next_update_check: Instant,
@@ -128,6 +134,7 @@ impl Terminal {
     /// Opens everything the config names. The door is locked before anything
     /// else happens. Returns the simulated pins when the door is simulated.
     pub fn open(config: Config, stop: Arc<AtomicBool>) -> Result<(Self, Option<SimPins>)> {
+        let started = Instant::now();
         let opened = door::open(&config.door, &config.base).context("opening the door")?;
         let door = DoorHandle::spawn(opened.door, config.door.policy(), stop.clone());
         let panel = match &config.display {
@@ -176,6 +183,7 @@ impl Terminal {
         let index = Index::new(&gallery);
         let decider = Decider::new(config.decision, gallery.header().threshold);
         let terminal = Self {
+            opened: started,
             updates,
             pending_events: startup_events,
             next_update_check: Instant::now(),
@@ -265,6 +273,9 @@ impl Terminal {
     fn step(&mut self, frame: &Frame) {
         let _span = info_span!("frame", seq = frame.seq).entered();
         self.stats.frames += 1;
+        if self.stats.first_frame.is_none() {
+            self.stats.first_frame = Some(self.opened.elapsed());
+        }
         let sighting = self.recognise(&frame.image);
         if sighting.is_some() {
             self.stats.faces += 1;
