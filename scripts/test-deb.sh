@@ -15,12 +15,7 @@ cleanup() {
 trap cleanup EXIT
 
 command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/null
-# Run arm64 programs in the chroot through qemu (binfmt_misc, fixed binary).
-[ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
-if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
-    printf '%s' ':qemu-aarch64:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-aarch64-static:F' \
-        > /proc/sys/fs/binfmt_misc/register
-fi
+scripts/binfmt-aarch64.sh
 
 base=$cache/arm64-bookworm.tar
 if [ ! -f "$base" ]; then
