@@ -13,6 +13,9 @@ sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 pkgs=()
 command -v aarch64-linux-gnu-gcc >/dev/null || pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 command -v qemu-aarch64-static >/dev/null || pkgs+=(qemu-user-static)
+# bindgen (v4l's V4L2 bindings) needs libclang; the arm64 kernel headers come
+# with libc6-dev-arm64-cross.
+compgen -G "/usr/lib/llvm-*/lib/libclang.so*" >/dev/null || pkgs+=(libclang-dev)
 if [ ${#pkgs[@]} -gt 0 ]; then
     sudo_ apt-get update -qq
     DEBIAN_FRONTEND=noninteractive sudo_ apt-get install -y -qq "${pkgs[@]}" >/dev/null
