@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-[ -f models/yunet.bpk ] || scripts/fetch-models.sh
+ensure_models
 cargo bench --features ndarray --no-run -q
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
 for t in 1 2; do

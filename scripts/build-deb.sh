@@ -6,10 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 toolchain=$(scripts/cross.sh)
-[ -f models/yunet.bpk ] && [ -f models/sface.bpk ] || {
-    cargo build
-    FACEGATE_BIN="${CARGO_TARGET_DIR:-target}/debug/facegate" scripts/fetch-models.sh
-}
+ensure_models
 command -v cargo-deb >/dev/null || cargo install cargo-deb --version 3.8.0 --locked
 cargo $toolchain build --release --target aarch64-unknown-linux-gnu
 cargo deb --target aarch64-unknown-linux-gnu --no-build --no-strip -q >/dev/null

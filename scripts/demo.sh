@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 cargo build --release -q
 bin="${CARGO_TARGET_DIR:-target}/release/facegate"
-[ -f models/yunet.bpk ] && [ -f models/sface.bpk ] || FACEGATE_BIN=$bin scripts/fetch-models.sh
+ensure_models "$bin"
 data=$(cd "${FACEGATE_SHARED_DATA:-../shared/data}" && pwd)
 ids=$data/id-photos-wikimedia
 

@@ -42,3 +42,15 @@ if ! cmp -s "$root/scripts/requirements.txt" "$stamp" 2>/dev/null; then
     cp "$root/scripts/requirements.txt" "$stamp"
 fi
 export FACEGATE_PYTHON="$venv/bin/python"
+
+# The models, fetched and converted once (scripts/fetch-models.sh) with the
+# facegate binary given, or a debug build.
+ensure_models() {
+    [ -f "$root/models/yunet.bpk" ] && [ -f "$root/models/sface.bpk" ] && return 0
+    local bin=${1:-}
+    if [ -z "$bin" ]; then
+        (cd "$root" && cargo build -q)
+        bin=${CARGO_TARGET_DIR:-$root/target}/debug/facegate
+    fi
+    (cd "$root" && FACEGATE_BIN=$bin scripts/fetch-models.sh)
+}

@@ -10,10 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 toolchain=$(scripts/cross.sh)
-[ -f models/yunet.bpk ] && [ -f models/sface.bpk ] || {
-    cargo build
-    FACEGATE_BIN="${CARGO_TARGET_DIR:-target}/debug/facegate" scripts/fetch-models.sh
-}
+ensure_models
 # The kernel here may have no binfmt_misc entry for aarch64: tests that start
 # the facegate binary run it through qemu explicitly.
 export FACEGATE_TEST_RUNNER="qemu-aarch64-static -L /usr/aarch64-linux-gnu"

@@ -3,10 +3,9 @@
 //! kill must be read back exactly; the log must stay readable and accept
 //! appends. `FACEGATE_CRASH_KILLS` sets the number of kills (default 100).
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use facegate::events::{self, Event, EventKind, EventLog, Rotation};
@@ -77,34 +76,13 @@ fn events_survive_kill_9() {
         let path = dir.join(format!("{label}.log"));
         let mut acked: Option<u64> = None;
         for round in 0..kills.div_ceil(2) {
-            let mut cmd = Command::new(std::env::current_exe().unwrap());
-            cmd.args(["--exact", "child_writer", "--ignored", "--nocapture", "-q"])
-                .env(CHILD_ENV, &path)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null());
+            let mut cmd = common::child_test("child_writer");
+            cmd.env(CHILD_ENV, &path);
             if small {
                 cmd.env("FACEGATE_EVENTS_SMALL", "1");
             }
-            let mut child = cmd.spawn().unwrap();
-            let stdout = child.stdout.take().unwrap();
-            let (tx, rx) = mpsc::channel();
-            let reader = std::thread::spawn(move || {
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if let Some(n) = line.strip_prefix("ack ") {
-                        let _ = tx.send(n.parse::<u64>().unwrap());
-                    }
-                }
-            });
-            let first_ack = rx.recv_timeout(Duration::from_secs(30)).ok();
-            let mut r = [0u8; 2];
-            getrandom::fill(&mut r).unwrap();
-            std::thread::sleep(Duration::from_micros(
-                u64::from(u16::from_le_bytes(r)) % 30_000,
-            ));
-            child.kill().unwrap();
-            child.wait().unwrap();
-            reader.join().unwrap();
-            acked = rx.try_iter().chain(first_ack).chain(acked).max();
+            let acks = common::kill_at_random(cmd, "ack ", Duration::from_millis(30));
+            acked = acks.into_iter().chain(acked).max();
             let Some(last) = acked else { continue };
 
             let before = events::read(&path).unwrap();

@@ -8,27 +8,16 @@
 //! panic, and never be accepted: only the untouched, correctly signed file
 //! may install.
 
+mod common;
+
 use std::time::{Duration, Instant};
+
+use common::Rng;
 
 use ed25519_dalek::SigningKey;
 use facegate::gallery::{Gallery, Keyring, Person, Policy, quantise};
 use facegate::update::Store;
 use facegate::vision::Embedding;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn signed(key: &SigningKey, persons: u32, version: u64) -> Vec<u8> {
     let mut g = Gallery::new("sface-2021dec-128", [5; 32], 128, 0.4);

@@ -6,10 +6,9 @@
 //! `FACEGATE_CRASH_KILLS` sets the number of kills (default 200;
 //! `scripts/crash-update.sh` runs 1000).
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
@@ -92,39 +91,10 @@ fn update_survives_kill_9() {
     let (mut fell_back, mut mid_write) = (0, 0);
     let started = Instant::now();
     for round in 0..kills {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "child_installer",
-                "--ignored",
-                "--nocapture",
-                "-q",
-            ])
-            .env(CHILD_ENV, &current)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(v) = line.strip_prefix("installed ") {
-                    let _ = tx.send(v.parse::<u64>().unwrap());
-                }
-            }
-        });
-        // Let it get going, then kill it somewhere in an install.
-        let first_ack = rx.recv_timeout(Duration::from_secs(30)).ok();
-        let mut r = [0u8; 2];
-        getrandom::fill(&mut r).unwrap();
-        std::thread::sleep(Duration::from_micros(
-            u64::from(u16::from_le_bytes(r)) % 20_000,
-        ));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        reader.join().unwrap();
-        acked = rx.try_iter().chain(first_ack).fold(acked, u64::max);
+        let mut cmd = common::child_test("child_installer");
+        cmd.env(CHILD_ENV, &current);
+        let acks = common::kill_at_random(cmd, "installed ", Duration::from_millis(20));
+        acked = acks.into_iter().fold(acked, u64::max);
 
         let loaded = store
             .load(&policy())

@@ -91,3 +91,63 @@ pub fn facegate() -> std::process::Command {
         _ => std::process::Command::new(bin),
     }
 }
+
+/// splitmix64: a small, seedable generator for the fuzzers.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// This test binary re-run as a child that executes only the ignored test
+/// `name` (the crash harnesses' writers), stdout piped.
+pub fn child_test(name: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary"));
+    cmd.args(["--exact", name, "--ignored", "--nocapture", "-q"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
+/// Starts `cmd`, waits for its first `PREFIX N` line, kills it with SIGKILL
+/// after a random delay below `max_delay`, and returns every N it printed
+/// (what it acknowledged before dying).
+pub fn kill_at_random(
+    mut cmd: std::process::Command,
+    prefix: &'static str,
+    max_delay: std::time::Duration,
+) -> Vec<u64> {
+    use std::io::{BufRead, BufReader};
+    let mut child = cmd.spawn().expect("spawn child");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(n) = line
+                .strip_prefix(prefix)
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                let _ = tx.send(n);
+            }
+        }
+    });
+    let first = rx.recv_timeout(std::time::Duration::from_secs(30)).ok();
+    let mut r = [0u8; 8];
+    getrandom::fill(&mut r).expect("random");
+    let micros = u64::from_le_bytes(r) % (max_delay.as_micros() as u64).max(1);
+    std::thread::sleep(std::time::Duration::from_micros(micros));
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = reader.join();
+    first.into_iter().chain(rx.try_iter()).collect()
+}
