@@ -116,6 +116,7 @@ fn main() {
     let python = std::env::var("FACEGATE_PYTHON").unwrap_or_else(|_| "python3".into());
     let mut best: Option<Stats> = None;
     let mut reference = f64::INFINITY;
+    let mut dlib = f64::INFINITY;
     for _ in 0..ROUNDS {
         let stats = run(&work.join("board.toml"));
         if best.as_ref().is_none_or(|b| stats.wall < b.wall) {
@@ -133,6 +134,19 @@ fn main() {
             panic!("reference failed: {}", String::from_utf8_lossy(&out.stderr))
         });
         reference = reference.min(v["ms_per_frame"].as_f64().unwrap_or(f64::INFINITY));
+        // dlib's face_recognition, when installed (scripts/requirements-dlib.txt).
+        let out = Command::new(&python)
+            .arg(root.join("scripts/bench_pipeline_dlib.py"))
+            .arg(&work)
+            .arg("1")
+            .env("OMP_NUM_THREADS", threads.to_string())
+            .output()
+            .expect("python");
+        if let Ok(v) =
+            serde_json::from_str::<serde_json::Value>(String::from_utf8_lossy(&out.stdout).trim())
+        {
+            dlib = dlib.min(v["ms_per_frame"].as_f64().unwrap_or(f64::INFINITY));
+        }
     }
     let Some(s) = best else { return };
     let ms = |d: std::time::Duration, n: u64| d.as_secs_f64() * 1e3 / n.max(1) as f64;

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 ensure_models
+"$FACEGATE_PYTHON" -m pip install -q --no-deps -r scripts/requirements-dlib.txt
 cargo bench --features ndarray --no-run -q
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
 for t in 1 2; do
@@ -13,4 +14,7 @@ for t in 1 2; do
 done
 for t in 1 2; do
     RAYON_NUM_THREADS=$t cargo bench --features ndarray --bench search -q 2>/dev/null | grep -E '^\||thread|gallery'
+done
+for t in 1 2; do
+    RAYON_NUM_THREADS=$t cargo bench --features ndarray --bench terminal -q 2>/dev/null | grep -E '^\||^#|fps|frames'
 done
