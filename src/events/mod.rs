@@ -158,6 +158,14 @@ pub enum EventLogError {
         /// The cause.
         cause: std::io::Error,
     },
+    /// An event could not be encoded (nothing was written).
+    #[error("event log {path}: cannot encode event: {cause}")]
+    Encode {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        cause: postcard::Error,
+    },
     /// The file is not an event log of a version this build reads.
     #[error("event log {path}: {msg}")]
     Format {
@@ -294,10 +302,29 @@ fn numbered(path: &Path, n: u32) -> PathBuf {
     s.into()
 }
 
+/// `log.<tag>-<unix time>` beside `log`, with `-2`, `-3` … added if that name
+/// is taken: an earlier copy is never replaced.
+fn aside(path: &Path, tag: &str) -> PathBuf {
+    let mut base = path.as_os_str().to_owned();
+    base.push(format!(".{tag}-{}", crate::gallery::now_unix()));
+    let base = PathBuf::from(base);
+    let mut candidate = base.clone();
+    for n in 2.. {
+        if !candidate.exists() {
+            break;
+        }
+        let mut s = base.as_os_str().to_owned();
+        s.push(format!("-{n}"));
+        candidate = s.into();
+    }
+    candidate
+}
+
 /// Frames one event: length, CRC, postcard payload (detail shortened to fit).
-pub fn encode(event: &Event) -> Vec<u8> {
+/// Never yields an empty payload: a zero length would end every reader's scan.
+pub fn encode(event: &Event) -> Result<Vec<u8>, postcard::Error> {
     let mut event = event.clone();
-    let mut payload = postcard::to_stdvec(&event).unwrap_or_default();
+    let mut payload = postcard::to_stdvec(&event)?;
     while payload.len() > MAX_PAYLOAD {
         let over = payload.len() - MAX_PAYLOAD;
         let detail = event.detail.get_or_insert_with(String::new);
@@ -310,13 +337,13 @@ pub fn encode(event: &Event) -> Vec<u8> {
         if keep == 0 {
             event.name = event.name.map(|n| n.chars().take(64).collect());
         }
-        payload = postcard::to_stdvec(&event).unwrap_or_default();
+        payload = postcard::to_stdvec(&event)?;
     }
     let mut out = Vec::with_capacity(FRAME + payload.len());
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
     out.extend_from_slice(&payload);
-    out
+    Ok(out)
 }
 
 /// An open log, appending.
@@ -327,6 +354,11 @@ pub struct EventLog {
     len: u64,
     rotation: Rotation,
     recovery: Recovery,
+    /// Rotated away, new file not yet created.
+    needs_new_file: bool,
+    /// Test hook: fail this many new-file creations with ENOSPC.
+    #[cfg(test)]
+    fail_creates: u32,
 }
 
 impl EventLog {
@@ -354,8 +386,7 @@ impl EventLog {
                     .map_err(io_err(path))?;
                 if s.good_len < bytes.len() as u64 {
                     if s.damaged {
-                        let copy = numbered(path, 0)
-                            .with_extension(format!("damaged-{}", crate::gallery::now_unix()));
+                        let copy = aside(path, "damaged");
                         crate::atomic::write(&copy, &bytes).map_err(io_err(&copy))?;
                         recovery.saved_copy = Some(copy);
                     }
@@ -366,8 +397,7 @@ impl EventLog {
                 file
             }
             Some(bytes) if !header_incomplete(&bytes) => {
-                let aside = numbered(path, 0)
-                    .with_extension(format!("corrupt-{}", crate::gallery::now_unix()));
+                let aside = aside(path, "corrupt");
                 std::fs::rename(path, &aside).map_err(io_err(path))?;
                 recovery.truncated_bytes = bytes.len() as u64;
                 recovery.saved_copy = Some(aside);
@@ -386,6 +416,9 @@ impl EventLog {
                 ..rotation
             },
             recovery,
+            needs_new_file: false,
+            #[cfg(test)]
+            fail_creates: 0,
         })
     }
 
@@ -428,8 +461,14 @@ impl EventLog {
         event: &Event,
         write: impl FnOnce(&File, &[u8], u64) -> std::io::Result<()>,
     ) -> Result<(), EventLogError> {
-        let record = encode(event);
-        if self.len > HEADER && self.len + record.len() as u64 > self.rotation.max_bytes {
+        let record = encode(event).map_err(|cause| EventLogError::Encode {
+            path: self.path.clone(),
+            cause,
+        })?;
+        if self.needs_new_file {
+            // A rotation moved the file away but could not start a new one.
+            self.start_new_file()?;
+        } else if self.len > HEADER && self.len + record.len() as u64 > self.rotation.max_bytes {
             self.rotate()?;
         }
         match write(&self.file, &record, self.len) {
@@ -462,9 +501,23 @@ impl EventLog {
         }
         let first = numbered(&self.path, 1);
         std::fs::rename(&self.path, &first).map_err(io_err(&self.path))?;
+        // From here a failure must not rotate again on retry (each retry
+        // would drop another old file): the next append only starts the file.
+        self.needs_new_file = true;
         sync_dir(&self.path).map_err(io_err(&self.path))?;
+        self.start_new_file()
+    }
+
+    /// Creates the new, empty log after a rotation.
+    fn start_new_file(&mut self) -> Result<(), EventLogError> {
+        #[cfg(test)]
+        if self.fail_creates > 0 {
+            self.fail_creates -= 1;
+            return Err(io_err(&self.path)(std::io::Error::from_raw_os_error(28)));
+        }
         self.file = Self::create(&self.path)?;
         self.len = HEADER;
+        self.needs_new_file = false;
         Ok(())
     }
 }
@@ -572,7 +625,7 @@ mod tests {
         }
         drop(log);
         let full = std::fs::read(&path).unwrap();
-        let last = encode(&ev(2)).len();
+        let last = encode(&ev(2)).unwrap().len();
         for cut in full.len() - last..full.len() {
             std::fs::write(&path, &full[..cut]).unwrap();
             let r = read(&path).unwrap();
@@ -614,7 +667,7 @@ mod tests {
         }
         drop(log);
         let mut bytes = std::fs::read(&path).unwrap();
-        let second = HEADER as usize + encode(&ev(0)).len();
+        let second = HEADER as usize + encode(&ev(0)).unwrap().len();
         bytes[second + FRAME + 3] ^= 0x10;
         std::fs::write(&path, &bytes).unwrap();
         let r = read(&path).unwrap();
@@ -688,6 +741,60 @@ mod tests {
         assert_eq!(events, expected);
     }
 
+    /// A rotation that cannot start the new file (full disk) is finished by
+    /// the next append instead of rotating again, which would drop another
+    /// old file on every retry.
+    #[test]
+    fn failed_rotation_is_finished_not_repeated() {
+        let path = dir("rotfail").join("events.log");
+        let rotation = Rotation {
+            max_bytes: 300,
+            keep: 3,
+        };
+        let mut log = EventLog::open(&path, rotation).unwrap();
+        let mut i = 0;
+        while !numbered(&path, 2).exists() {
+            log.append(&ev(i)).unwrap();
+            i += 1;
+        }
+        let before = read(&path).unwrap().events;
+        log.fail_creates = 3;
+        for _ in 0..3 {
+            // Fill the current file until an append has to rotate and fails.
+            while log.append(&ev(i)).is_ok() {
+                i += 1;
+            }
+        }
+        log.append(&ev(i)).unwrap();
+        assert!(!numbered(&path, 4).exists());
+        let after = read(&path).unwrap().events;
+        // Nothing logged before the failures was dropped by the retries.
+        let first = after[0].person_id.unwrap();
+        assert!(first <= before[0].person_id.unwrap() + 8, "{first}");
+        assert_eq!(after.last(), Some(&ev(i)));
+        let ids: Vec<u32> = after.iter().map(|e| e.person_id.unwrap()).collect();
+        assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
+    }
+
+    #[test]
+    fn copies_aside_never_replace_each_other() {
+        let path = dir("aside").join("events.log");
+        for n in 0..3u8 {
+            std::fs::write(&path, [b'x', n]).unwrap();
+            let log = EventLog::open(&path, big()).unwrap();
+            let aside = log.recovery().saved_copy.clone().unwrap();
+            assert_eq!(std::fs::read(&aside).unwrap(), [b'x', n]);
+        }
+        let kept = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().starts_with("events.log.corrupt-")
+            })
+            .count();
+        assert_eq!(kept, 3);
+    }
+
     #[test]
     fn failed_append_leaves_no_partial_record() {
         let path = dir("enospc").join("events.log");
@@ -709,7 +816,7 @@ mod tests {
     fn long_details_are_shortened_to_fit() {
         let mut e = ev(3);
         e.detail = Some("é".repeat(10_000));
-        let record = encode(&e);
+        let record = encode(&e).unwrap();
         assert!(record.len() <= FRAME + MAX_PAYLOAD);
         let path = dir("long").join("events.log");
         let mut log = EventLog::open(&path, big()).unwrap();
