@@ -2,9 +2,16 @@
 //! killed with SIGKILL at random moments. Every record acknowledged before a
 //! kill must be read back exactly; the log must stay readable and accept
 //! appends. `FACEGATE_CRASH_KILLS` sets the number of kills (default 100).
+//!
+//! SIGKILL cannot split one `write` (the kernel finishes the copy), so torn
+//! tails from real kills are rare; to run recovery on torn tails every few
+//! rounds, the parent also leaves what a power cut can leave after a kill: a
+//! cut-off next record, or zeros.
 
 mod common;
 
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -61,6 +68,32 @@ fn child_writer() {
     }
 }
 
+fn random_u32() -> u32 {
+    let mut r = [0u8; 4];
+    getrandom::fill(&mut r).unwrap();
+    u32::from_le_bytes(r)
+}
+
+/// Appends a power-cut tail to the live log file: a strict prefix of the
+/// next record, or a run of zeros. Returns its length (0 if none was added).
+fn add_torn_tail(path: &Path, next_seq: u64) -> u64 {
+    let Ok(mut file) = std::fs::OpenOptions::new().append(true).open(path) else {
+        return 0; // killed between rotating the log away and creating it
+    };
+    if file.metadata().unwrap().len() < events::HEADER {
+        return 0; // killed while writing the header: not a log yet
+    }
+    let tail = if random_u32().is_multiple_of(2) {
+        let record = events::encode(&event(next_seq)).unwrap();
+        let cut = 1 + random_u32() as usize % (record.len() - 1);
+        record[..cut].to_vec()
+    } else {
+        vec![0; 1 + random_u32() as usize % 512]
+    };
+    file.write_all(&tail).unwrap();
+    tail.len() as u64
+}
+
 #[test]
 fn events_survive_kill_9() {
     let kills: usize = std::env::var("FACEGATE_CRASH_KILLS")
@@ -72,22 +105,54 @@ fn events_survive_kill_9() {
     std::fs::create_dir_all(&dir).unwrap();
     let started = Instant::now();
     let (mut checked, mut torn, mut unacked_seen) = (0usize, 0usize, 0usize);
+    let (mut simulated, mut early_kills, mut rounds) = (0usize, 0usize, 0usize);
+    let stderr_path = dir.join("child.stderr");
     for (label, small) in [("rotating", true), ("single", false)] {
         let path = dir.join(format!("{label}.log"));
         let mut acked: Option<u64> = None;
         for round in 0..kills.div_ceil(2) {
             let mut cmd = common::child_test("child_writer");
-            cmd.env(CHILD_ENV, &path);
+            cmd.env(CHILD_ENV, &path)
+                .stderr(std::fs::File::create(&stderr_path).unwrap());
             if small {
                 cmd.env("FACEGATE_EVENTS_SMALL", "1");
             }
-            let acks = common::kill_at_random(cmd, "ack ", Duration::from_millis(30));
+            // Every fourth round kills at a random moment after the start
+            // (maybe while opening and recovering); the others after the first
+            // acknowledged append, while the child is appending.
+            let early = random_u32().is_multiple_of(4);
+            early_kills += usize::from(early);
+            let (acks, status) = common::kill_child(cmd, "ack ", Duration::from_millis(30), !early);
+            assert_eq!(
+                status.signal(),
+                Some(9),
+                "round {round}: the child was not killed but exited ({status}): {}",
+                std::fs::read_to_string(&stderr_path).unwrap_or_default()
+            );
+            rounds += 1;
             acked = acks.into_iter().chain(acked).max();
             let Some(last) = acked else { continue };
 
             let before = events::read(&path).unwrap();
             torn += before.ignored.len();
+            let real_tail = before
+                .ignored
+                .iter()
+                .find(|(file, _)| file == &path)
+                .map_or(0, |(_, n)| *n);
+            let end_before = before.events.last().map_or(0, seq_of);
+            let added = if random_u32().is_multiple_of(3) {
+                add_torn_tail(&path, end_before + 1)
+            } else {
+                0
+            };
+            simulated += usize::from(added > 0);
             let log = EventLog::open(&path, rotation(small)).unwrap();
+            assert_eq!(
+                log.recovery().truncated_bytes,
+                real_tail + added,
+                "round {round}: open cut the wrong amount"
+            );
             assert!(
                 log.recovery().saved_copy.is_none(),
                 "round {round}: damage beyond a torn tail"
@@ -118,9 +183,21 @@ fn events_survive_kill_9() {
             acked = Some(end);
             checked += seqs.len();
         }
+        // After all the kills the log still takes appends.
+        let next = acked.map_or(0, |a| a + 1);
+        let mut log = EventLog::open(&path, rotation(small)).unwrap();
+        log.append(&event(next)).unwrap();
+        drop(log);
+        assert_eq!(
+            events::read(&path).unwrap().events.last(),
+            Some(&event(next))
+        );
     }
+    assert_eq!(rounds, kills.div_ceil(2) * 2);
+    assert!(checked > 0, "no records were ever acknowledged");
     println!(
-        "{kills} kills in {:.1} s: {checked} record checks, {torn} torn tails cut, \
+        "{rounds} kills ({early_kills} at start-up) in {:.1} s: {checked} record checks, \
+         {torn} torn tails from kills and {simulated} simulated power-cut tails cut, \
          {unacked_seen} records written but not yet acknowledged",
         started.elapsed().as_secs_f64()
     );

@@ -123,10 +123,22 @@ pub fn child_test(name: &str) -> std::process::Command {
 /// after a random delay below `max_delay`, and returns every N it printed
 /// (what it acknowledged before dying).
 pub fn kill_at_random(
-    mut cmd: std::process::Command,
+    cmd: std::process::Command,
     prefix: &'static str,
     max_delay: std::time::Duration,
 ) -> Vec<u64> {
+    kill_child(cmd, prefix, max_delay, true).0
+}
+
+/// [`kill_at_random`], also returning how the child ended (to check that it
+/// was the kill, not a panic); with `wait_first` false the delay starts at
+/// spawn, so the kill may land while the child is still starting up.
+pub fn kill_child(
+    mut cmd: std::process::Command,
+    prefix: &'static str,
+    max_delay: std::time::Duration,
+    wait_first: bool,
+) -> (Vec<u64>, std::process::ExitStatus) {
     use std::io::{BufRead, BufReader};
     let mut child = cmd.spawn().expect("spawn child");
     let stdout = child.stdout.take().expect("piped stdout");
@@ -141,13 +153,17 @@ pub fn kill_at_random(
             }
         }
     });
-    let first = rx.recv_timeout(std::time::Duration::from_secs(30)).ok();
+    let first = if wait_first {
+        rx.recv_timeout(std::time::Duration::from_secs(30)).ok()
+    } else {
+        None
+    };
     let mut r = [0u8; 8];
     getrandom::fill(&mut r).expect("random");
     let micros = u64::from_le_bytes(r) % (max_delay.as_micros() as u64).max(1);
     std::thread::sleep(std::time::Duration::from_micros(micros));
     let _ = child.kill();
-    let _ = child.wait();
+    let status = child.wait().expect("wait for child");
     let _ = reader.join();
-    first.into_iter().chain(rx.try_iter()).collect()
+    (first.into_iter().chain(rx.try_iter()).collect(), status)
 }
