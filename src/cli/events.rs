@@ -1,5 +1,6 @@
 //! `facegate events list|export`.
 
+use std::io::Write;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -28,21 +29,37 @@ fn select(log: &Path, since: Option<&str>, kinds: &[EventKind]) -> Result<Vec<Ev
         .collect())
 }
 
+/// Runs `print` on a locked stdout; a reader that went away (`| head`) is
+/// not an error.
+fn to_stdout(print: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match print(&mut out).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other.context("writing to stdout")?),
+    }
+}
+
 /// Prints a table, or JSON lines.
 pub fn list(log: &Path, since: Option<&str>, kinds: &[EventKind], as_json: bool) -> Result<()> {
     let events = select(log, since, kinds)?;
+    to_stdout(|out| print_list(out, &events, as_json))
+}
+
+fn print_list(out: &mut dyn Write, events: &[Event], as_json: bool) -> std::io::Result<()> {
     if as_json {
-        for e in &events {
-            println!("{}", export::to_json(e));
+        for e in events {
+            writeln!(out, "{}", export::to_json(e))?;
         }
         return Ok(());
     }
-    println!(
+    writeln!(
+        out,
         "{:<24} {:<18} {:<24} {:>6} {:>6}  detail",
         "time (UTC)", "kind", "name", "score", "frames"
-    );
-    for e in &events {
-        println!(
+    )?;
+    for e in events {
+        writeln!(
+            out,
             "{:<24} {:<18} {:<24} {:>6} {:>6}  {}",
             export::time_text(e),
             e.kind.as_str(),
@@ -50,7 +67,7 @@ pub fn list(log: &Path, since: Option<&str>, kinds: &[EventKind], as_json: bool)
             e.score.map_or("-".into(), |s| format!("{s:.3}")),
             e.frames,
             e.detail.as_deref().unwrap_or("")
-        );
+        )?;
     }
     Ok(())
 }
@@ -72,7 +89,7 @@ pub fn export(log: &Path, format: &str, since: Option<&str>, out: Option<&Path>)
                 .with_context(|| format!("writing {}", path.display()))?;
             eprintln!("{} events written to {}", events.len(), path.display());
         }
-        None => print!("{text}"),
+        None => to_stdout(|out| out.write_all(text.as_bytes()))?,
     }
     Ok(())
 }

@@ -69,7 +69,8 @@ pub fn to_json(e: &Event) -> serde_json::Value {
         "kind": e.kind.as_str(),
         "person_id": e.person_id,
         "name": e.name,
-        "score": e.score,
+        // Through the f32's shortest text: 0.001, not 0.0010000000474974513.
+        "score": e.score.and_then(|s| s.to_string().parse::<f64>().ok()),
         "frames": e.frames,
         "detail": e.detail,
     })
@@ -110,6 +111,9 @@ mod tests {
             frames: 5,
             detail: Some("line one\nline two".into()),
         };
+        let json = to_json(&e);
+        assert_eq!(json["score"], serde_json::json!(0.41234));
+        assert_eq!(json["kind"], "denied");
         let csv = to_csv(&[e]);
         assert_eq!(
             csv,
