@@ -150,6 +150,16 @@ impl Terminal {
             },
         )
         .with_context(|| format!("opening the event log {}", log_path.display()))?;
+        let recovery = log.recovery();
+        if recovery.truncated_bytes > 0 {
+            warn!(
+                log = %log_path.display(),
+                records = recovery.records,
+                cut_bytes = recovery.truncated_bytes,
+                kept_as = ?recovery.saved_copy,
+                "event log: a torn or damaged tail was cut off"
+            );
+        }
         let models = ModelPaths::new(match &config.terminal.models {
             Some(dir) => config.resolve(dir),
             None => ModelPaths::default_dir(),
