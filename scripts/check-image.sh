@@ -18,13 +18,15 @@ sfdisk -d "$img" | grep -q 'bootable' || fail "boot partition not marked bootabl
 
 echo "== boot partition (FAT)"
 dd if="$img" of="$work/boot.vfat" bs=512 skip="$boot_start" count="$boot_size" status=none
-mdir -i "$work/boot.vfat" -b ::/ | sed 's|^::/||' | sort > "$work/boot.txt"
+mdir -i "$work/boot.vfat" -b ::/ | sed -e 's|^::/||' -e 's|/$||' | sort > "$work/boot.txt"
 for f in config.txt cmdline.txt vmlinuz initrd.img start4.elf fixup4.dat bcm2711-rpi-4-b.dtb bcm2712-rpi-5-b.dtb facegate; do
     grep -qx "$f" "$work/boot.txt" || fail "boot partition lacks $f"
     echo "ok  /boot/firmware/$f"
 done
 mtype -i "$work/boot.vfat" ::/cmdline.txt | grep -q 'root=LABEL=FGROOT' || fail "cmdline.txt does not boot FGROOT"
 mtype -i "$work/boot.vfat" ::/config.txt | grep -q '^kernel=vmlinuz' || fail "config.txt names no kernel"
+mdir -i "$work/boot.vfat" -b ::/facegate | grep -q 'facegate.toml.example' || fail "no first-boot settings folder"
+echo "ok  cmdline.txt root=LABEL=FGROOT, config.txt kernel, first-boot folder"
 
 echo "== root partition (ext4)"
 dd if="$img" of="$work/root.ext4" bs=512 skip="$root_start" count="$root_size" status=none
