@@ -34,7 +34,7 @@ blank x10
 lost x4                      # camera unplugged, then back
 blank x10
 frames/person_b_2.jpg x12    # Jacinda Ardern: granted
-blank x90                    # exit button, then the door is left open: alarm
+blank x130                   # exit button, then the door is left open: alarm
 SCENE
 # Door contact and exit button, milliseconds after start.
 cat > demo/inputs.txt <<'INPUTS'
