@@ -169,10 +169,21 @@ fn main() {
         "| **whole frame** (facegate / OpenCV {reference:.2} ms) | {per_frame:.2} ({:.2}x) |",
         per_frame / reference
     );
+    if dlib.is_finite() {
+        println!(
+            "| **whole frame** (facegate / dlib face_recognition {dlib:.1} ms) | {per_frame:.2} ({:.3}x) |",
+            per_frame / dlib
+        );
+    } else {
+        println!(
+            "(dlib reference skipped: pip install --no-deps -r scripts/requirements-dlib.txt)"
+        );
+    }
     println!(
-        "fps: facegate {:.1}, OpenCV {:.1}",
+        "fps: facegate {:.1}, OpenCV {:.1}, dlib {:.1}",
         1e3 / per_frame,
-        1e3 / reference
+        1e3 / reference,
+        1e3 / dlib
     );
     let _ = std::fs::remove_dir_all(&work);
 }
