@@ -202,16 +202,14 @@ impl Store {
             Ok(g) => return Ok(Loaded::Current(g)),
             Err(e) => e,
         };
-        let previous_bytes = read_limited(&self.previous, policy.max_size as u64);
-        let gallery = match previous_bytes
-            .as_ref()
-            .map_err(|e| GalleryError::Io {
+        let previous = read_limited(&self.previous, policy.max_size as u64)
+            .map_err(|cause| GalleryError::Io {
                 path: self.previous.clone(),
-                cause: std::io::Error::new(e.kind(), e.to_string()),
+                cause,
             })
-            .and_then(|b| Gallery::decode(b, policy))
-        {
-            Ok(g) => g,
+            .and_then(|bytes| Ok((Gallery::decode(&bytes, policy)?, bytes)));
+        let (gallery, previous_bytes) = match previous {
+            Ok(found) => found,
             Err(previous) => {
                 return Err(UpdateError::NoGallery {
                     current: why,
@@ -229,9 +227,7 @@ impl Store {
         } else {
             None
         };
-        if let Ok(bytes) = &previous_bytes {
-            crate::atomic::write(&self.current, bytes).map_err(io(&self.current))?;
-        }
+        crate::atomic::write(&self.current, &previous_bytes).map_err(io(&self.current))?;
         Ok(Loaded::FellBack {
             gallery,
             why,
