@@ -1,7 +1,9 @@
-//! `facegate run`'s pipeline speed with a 10k-person gallery, beside the same
-//! pipeline in OpenCV (`scripts/bench_pipeline_opencv.py`) on the same
-//! 640×480 frames, in alternating rounds. Prints frames per second, the
-//! per-stage milliseconds and the ratio facegate / OpenCV per frame.
+//! `facegate run`'s pipeline speed with a 10k-person gallery (int8 and fp32
+//! models), beside the same pipeline in OpenCV
+//! (`scripts/bench_pipeline_opencv.py`) and dlib's `face_recognition`
+//! (`scripts/bench_pipeline_dlib.py`) on the same 640×480 frames, in
+//! alternating rounds. Prints frames per second, the per-stage milliseconds and
+//! the ratios per frame.
 //!
 //! `BENCH_FRAMES` (default 120) frames; `RAYON_NUM_THREADS` threads.
 
@@ -15,7 +17,9 @@ use facegate::config::Config;
 use facegate::gallery::{Gallery, Person, dequantise, quantise};
 use facegate::terminal::{Stats, Terminal};
 use facegate::vision::sface::{DEFAULT_COSINE_THRESHOLD, EMBEDDING_DIM, MODEL_ID};
-use facegate::vision::{Backend, DetectorConfig, Embedding, ModelPaths, Vision, picture};
+use facegate::vision::{
+    Backend, DetectorConfig, Embedding, ModelPaths, Precision, Vision, picture,
+};
 
 const PEOPLE: usize = 10_000;
 const ROUNDS: usize = 3;
@@ -37,11 +41,18 @@ fn main() {
     std::fs::create_dir_all(work.join("frames")).expect("work dir");
 
     // The gallery: the two enrolled people plus synthetic ones up to 10k.
-    let vision = Vision::load(&models, Backend::default(), DetectorConfig::default())
-        .expect("models (scripts/fetch-models.sh)");
+    let vision = Vision::load(
+        &models,
+        Backend::default(),
+        Precision::default(),
+        DetectorConfig::default(),
+    )
+    .expect("models (scripts/fetch-models.sh)");
     let mut gallery = Gallery::new(
         MODEL_ID,
-        models.embedder_sha256().expect("sface.bpk"),
+        models
+            .embedder_sha256(Precision::default())
+            .expect("sface-int8.bpk"),
         EMBEDDING_DIM as u16,
         DEFAULT_COSINE_THRESHOLD,
     );
@@ -105,22 +116,26 @@ fn main() {
         }
     }
     std::fs::write(work.join("scene.txt"), playlist).expect("playlist");
-    let config_text = format!(
-        "[terminal]\ngallery = \"gallery.fgal\"\nmodels = \"{}\"\n\
-         [camera.replay]\npath = \"scene.txt\"\nfps = 10\n\
-         [door]\npulse_ms = 1\n[door.sim]\n[events]\npath = \"events.log\"\n",
-        models.dir().display()
-    );
-    std::fs::write(work.join("board.toml"), config_text).expect("config");
+    for precision in Precision::ALL {
+        let config_text = format!(
+            "[terminal]\ngallery = \"gallery.fgal\"\nmodels = \"{}\"\nprecision = \"{precision}\"\n\
+             [camera.replay]\npath = \"scene.txt\"\nfps = 10\n\
+             [door]\npulse_ms = 1\n[door.sim]\n[events]\npath = \"events.log\"\n",
+            models.dir().display()
+        );
+        std::fs::write(work.join(format!("{precision}.toml")), config_text).expect("config");
+    }
 
     let python = std::env::var("FACEGATE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let mut best: Option<Stats> = None;
+    let mut best: Vec<Option<Stats>> = vec![None; Precision::ALL.len()];
     let mut reference = f64::INFINITY;
     let mut dlib = f64::INFINITY;
     for _ in 0..ROUNDS {
-        let stats = run(&work.join("board.toml"));
-        if best.as_ref().is_none_or(|b| stats.wall < b.wall) {
-            best = Some(stats);
+        for (i, precision) in Precision::ALL.iter().enumerate() {
+            let stats = run(&work.join(format!("{precision}.toml")));
+            if best[i].as_ref().is_none_or(|b| stats.wall < b.wall) {
+                best[i] = Some(stats);
+            }
         }
         let out = Command::new(&python)
             .arg(root.join("scripts/bench_pipeline_opencv.py"))
@@ -148,43 +163,41 @@ fn main() {
             dlib = dlib.min(v["ms_per_frame"].as_f64().unwrap_or(f64::INFINITY));
         }
     }
-    let Some(s) = best else { return };
     let ms = |d: std::time::Duration, n: u64| d.as_secs_f64() * 1e3 / n.max(1) as f64;
-    let per_frame = ms(s.wall, s.frames);
     println!("## facegate run, {PEOPLE}-person gallery, 640x480 frames, {threads} thread(s)");
-    println!("{}", s.summary());
-    println!("| stage | ms |\n|---|---:|");
     println!(
-        "| capture (replay copy) per frame | {:.2} |",
-        ms(s.capture, s.frames)
+        "| models | capture ms/frame | detect (320x240) ms/frame | align ms/face | embed ms/face | search 10k ms/face | **ms/frame** | fps | / OpenCV {reference:.2} ms | / dlib {dlib:.1} ms |"
     );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (precision, s) in Precision::ALL.iter().zip(&best) {
+        let Some(s) = s else { continue };
+        let per_frame = ms(s.wall, s.frames);
+        println!(
+            "| facegate {precision} | {:.2} | {:.2} | {:.3} | {:.2} | {:.3} | **{per_frame:.2}** | {:.1} | {:.2}x | {:.3}x |",
+            ms(s.capture, s.frames),
+            ms(s.detect, s.frames),
+            ms(s.align, s.faces),
+            ms(s.embed, s.faces),
+            ms(s.search, s.faces),
+            1e3 / per_frame,
+            per_frame / reference,
+            per_frame / dlib,
+        );
+    }
     println!(
-        "| detect (320x240) per frame | {:.2} |",
-        ms(s.detect, s.frames)
-    );
-    println!("| align per face | {:.3} |", ms(s.align, s.faces));
-    println!("| embed per face | {:.2} |", ms(s.embed, s.faces));
-    println!("| search 10k per face | {:.3} |", ms(s.search, s.faces));
-    println!(
-        "| **whole frame** (facegate / OpenCV {reference:.2} ms) | {per_frame:.2} ({:.2}x) |",
-        per_frame / reference
+        "| OpenCV 5 DNN (same fp32 ONNX) | | | | | | {reference:.2} | {:.1} | | |",
+        1e3 / reference
     );
     if dlib.is_finite() {
         println!(
-            "| **whole frame** (facegate / dlib face_recognition {dlib:.1} ms) | {per_frame:.2} ({:.3}x) |",
-            per_frame / dlib
+            "| dlib face_recognition (HOG + ResNet) | | | | | | {dlib:.1} | {:.1} | | |",
+            1e3 / dlib
         );
     } else {
         println!(
             "(dlib reference skipped: pip install --no-deps -r scripts/requirements-dlib.txt)"
         );
     }
-    println!(
-        "fps: facegate {:.1}, OpenCV {:.1}, dlib {:.1}",
-        1e3 / per_frame,
-        1e3 / reference,
-        1e3 / dlib
-    );
     let _ = std::fs::remove_dir_all(&work);
 }
 

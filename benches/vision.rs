@@ -2,7 +2,9 @@
 //!
 //! `scripts/bench.sh` runs this once per thread count. Each case (YuNet at
 //! 320×240 and 640×480, SFace on one face) is timed on every compiled-in burn
-//! backend and with onnxruntime (`scripts/bench_onnxruntime.py`: the int8bq
+//! backend with the fp32 records, the int8 records expanded at load (what the
+//! terminal runs) and the int8 records kept int8 (burn dequantizes them in
+//! every call), and with onnxruntime (`scripts/bench_onnxruntime.py`: the int8bq
 //! ONNX files as shipped, and the same folded to fp32) on the very same input
 //! tensors, in alternating rounds; the best round median of each is reported
 //! with the ratios burn / onnxruntime.
@@ -12,7 +14,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use facegate::vision::yunet::DetectorInput;
-use facegate::vision::{Backend, DetectorConfig, ModelPaths, Vision, align, picture};
+use facegate::vision::{
+    Backend, DetectorConfig, Int8Weights, ModelPaths, Precision, Vision, align, picture,
+};
 use image::imageops::FilterType;
 
 const ROUNDS: usize = 3;
@@ -58,8 +62,13 @@ fn main() {
             data: input.bgr,
         });
     }
-    let vision =
-        Vision::load(&models, Backend::default(), DetectorConfig::default()).expect("models");
+    let vision = Vision::load(
+        &models,
+        Backend::default(),
+        Precision::Fp32,
+        DetectorConfig::default(),
+    )
+    .expect("models");
     let face = vision.largest_face(&portrait, "portrait").expect("face");
     let crop = align(&portrait, &face.detection.landmarks).expect("crop");
     cases.push(Case {
@@ -87,18 +96,28 @@ fn main() {
     )
     .expect("write");
 
-    let backends = Backend::available();
-    let loaded: Vec<_> = backends
-        .iter()
-        .map(|&b| Vision::load(&models, b, DetectorConfig::default()).expect("models"))
-        .collect();
+    // (backend, label, models) for every backend × weight variant.
+    let variants = [
+        ("fp32", Precision::Fp32, Int8Weights::ExpandAtLoad),
+        ("int8", Precision::Int8, Int8Weights::ExpandAtLoad),
+        ("int8 per call", Precision::Int8, Int8Weights::PerCall),
+    ];
+    let mut backends = Vec::new();
+    let mut loaded = Vec::new();
+    for b in Backend::available() {
+        for (label, precision, int8) in variants {
+            backends.push((b, label));
+            let config = DetectorConfig::default();
+            loaded.push(Vision::load_with(&models, b, precision, int8, config).expect("models"));
+        }
+    }
     let mut best_burn = vec![vec![f64::INFINITY; cases.len()]; backends.len()];
     // onnxruntime: [int8bq as shipped, folded fp32].
     let mut best_ort = vec![[f64::INFINITY; 2]; cases.len()];
     for _ in 0..ROUNDS {
         for (b, vision) in loaded.iter().enumerate() {
             // ndarray is ~10x slower: fewer iterations keep the run short.
-            let n = if backends[b] == Backend::Flex {
+            let n = if backends[b].0 == Backend::Flex {
                 iters
             } else {
                 iters.div_ceil(5)
@@ -120,15 +139,15 @@ fn main() {
 
     println!("\n{threads} thread(s); median ms, best of {ROUNDS} alternating rounds");
     println!(
-        "| case | threads | burn backend | burn ms | ort int8bq ms | ort fp32 ms | burn / ort int8bq | burn / ort fp32 |"
+        "| case | threads | burn backend, weights | burn ms | ort int8bq ms | ort fp32 ms | burn / ort int8bq | burn / ort fp32 |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     for (i, case) in cases.iter().enumerate() {
-        for (b, backend) in backends.iter().enumerate() {
+        for (b, (backend, label)) in backends.iter().enumerate() {
             let ours = best_burn[b][i];
             let [q, f] = best_ort[i];
             println!(
-                "| {} | {threads} | {backend} | {ours:.2} | {q:.2} | {f:.2} | {:.2}x | {:.2}x |",
+                "| {} | {threads} | {backend}, {label} | {ours:.2} | {q:.2} | {f:.2} | {:.2}x | {:.2}x |",
                 case.name,
                 ours / q,
                 ours / f

@@ -46,7 +46,8 @@ export FACEGATE_PYTHON="$venv/bin/python"
 # The models, fetched and converted once (scripts/fetch-models.sh) with the
 # facegate binary given, or a debug build.
 ensure_models() {
-    [ -f "$root/models/yunet.bpk" ] && [ -f "$root/models/sface.bpk" ] && return 0
+    local m=$root/models
+    [ -f "$m/yunet.bpk" ] && [ -f "$m/sface.bpk" ] && [ -f "$m/yunet-int8.bpk" ] && [ -f "$m/sface-int8.bpk" ] && return 0
     local bin=${1:-}
     if [ -z "$bin" ]; then
         (cd "$root" && cargo build -q)

@@ -64,6 +64,133 @@ pub fn calibrate(genuine: &[f32], impostor: &[f32], target_far: f64) -> Option<C
     })
 }
 
+/// A scored pair of photos (paths relative to the set's folder). The score is
+/// NaN when either photo had no usable face: such a pair counts as rejected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredPair {
+    /// First photo.
+    pub a: String,
+    /// Second photo.
+    pub b: String,
+    /// Same person.
+    pub same: bool,
+    /// Similarity (cosine for facegate), or NaN.
+    pub score: f32,
+}
+
+/// Genuine and impostor scores of `pairs`, NaN (no face) as −∞ (never accepted).
+pub fn split(pairs: &[ScoredPair]) -> (Vec<f32>, Vec<f32>) {
+    let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
+    for p in pairs {
+        let s = if p.score.is_nan() {
+            f32::NEG_INFINITY
+        } else {
+            p.score
+        };
+        if p.same {
+            genuine.push(s);
+        } else {
+            impostor.push(s);
+        }
+    }
+    (genuine, impostor)
+}
+
+/// Pairs of an LFW-style `pairs.txt`: `name i j` (same person) and
+/// `name1 i name2 j` (different people), photos `name/name_000i.jpg`; a first
+/// line of one or two counts is skipped.
+pub fn parse_pairs(text: &str) -> Result<Vec<(String, String, bool)>, String> {
+    let photo = |name: &str, n: &str| -> Result<String, String> {
+        let n: u32 = n
+            .parse()
+            .map_err(|_| format!("{n:?} is not a photo number"))?;
+        Ok(format!("{name}/{name}_{n:04}.jpg"))
+    };
+    let mut pairs = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let t: Vec<&str> = line.split_whitespace().collect();
+        let pair = match t.as_slice() {
+            [] => continue,
+            [a, ..] if i == 0 && t.len() <= 2 && a.parse::<u32>().is_ok() => continue,
+            [name, x, y] => (photo(name, x)?, photo(name, y)?, true),
+            [n1, x, n2, y] => (photo(n1, x)?, photo(n2, y)?, false),
+            _ => return Err(format!("line {}: expected 3 or 4 fields", i + 1)),
+        };
+        pairs.push(pair);
+    }
+    Ok(pairs)
+}
+
+/// All pairs of `photos` (person index, photo), genuine ones all and impostor
+/// ones evenly subsampled to at most `max_impostors`: (i, j, same).
+pub fn all_pairs(persons: &[usize], max_impostors: usize) -> Vec<(usize, usize, bool)> {
+    let n = persons.len();
+    let impostors: usize = (0..n)
+        .map(|i| (i + 1..n).filter(|&j| persons[i] != persons[j]).count())
+        .sum();
+    let stride = impostors.div_ceil(max_impostors.max(1)).max(1);
+    let mut pairs = Vec::new();
+    let mut k = 0usize;
+    for i in 0..n {
+        for j in i + 1..n {
+            if persons[i] == persons[j] {
+                pairs.push((i, j, true));
+            } else {
+                if k.is_multiple_of(stride) {
+                    pairs.push((i, j, false));
+                }
+                k += 1;
+            }
+        }
+    }
+    pairs
+}
+
+/// Writes `pairs` as tab-separated `a b same score` lines with a header.
+pub fn write_scores(path: &Path, pairs: &[ScoredPair]) -> std::io::Result<()> {
+    let mut text = String::from("a\tb\tsame\tscore\n");
+    for p in pairs {
+        text.push_str(&format!(
+            "{}\t{}\t{}\t{}\n",
+            p.a,
+            p.b,
+            u8::from(p.same),
+            p.score
+        ));
+    }
+    crate::atomic::write(path, text.as_bytes())
+}
+
+/// Reads what [`write_scores`] writes (or a reference script in the same format).
+pub fn read_scores(path: &Path) -> Result<Vec<ScoredPair>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut pairs = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let bad = || {
+            format!(
+                "{} line {}: expected a, b, same (0/1), score",
+                path.display(),
+                i + 1
+            )
+        };
+        let t: Vec<&str> = line.split('\t').collect();
+        let [a, b, same, score] = t.as_slice() else {
+            return Err(bad());
+        };
+        pairs.push(ScoredPair {
+            a: a.to_string(),
+            b: b.to_string(),
+            same: match *same {
+                "1" => true,
+                "0" => false,
+                _ => return Err(bad()),
+            },
+            score: score.parse().map_err(|_| bad())?,
+        });
+    }
+    Ok(pairs)
+}
+
 /// Fraction of `desc`-sorted scores at or above `t`.
 fn rate_at_or_above(desc: &[f32], t: f32) -> f64 {
     desc.partition_point(|&s| s >= t) as f64 / desc.len() as f64
@@ -242,6 +369,71 @@ pub fn plot(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lfw_pairs_parse() {
+        let text = "10\t300\nAbel_Pacheco\t1\t4\nAbdel_Madi_Shabneh\t1\tDean_Barker\t1\n";
+        let pairs = parse_pairs(text).expect("parse");
+        assert_eq!(
+            pairs,
+            vec![
+                (
+                    "Abel_Pacheco/Abel_Pacheco_0001.jpg".into(),
+                    "Abel_Pacheco/Abel_Pacheco_0004.jpg".into(),
+                    true
+                ),
+                (
+                    "Abdel_Madi_Shabneh/Abdel_Madi_Shabneh_0001.jpg".into(),
+                    "Dean_Barker/Dean_Barker_0001.jpg".into(),
+                    false
+                ),
+            ]
+        );
+        assert!(parse_pairs("a 1 b\n").is_err() || parse_pairs("a x b\n").is_err());
+        assert!(parse_pairs("x\n1 2 3 4 5\n").is_err());
+    }
+
+    #[test]
+    fn all_pairs_subsample_impostors_only() {
+        // 3 people × 2 photos: 3 genuine, 12 impostor pairs.
+        let persons = [0, 0, 1, 1, 2, 2];
+        let all = all_pairs(&persons, usize::MAX);
+        assert_eq!(all.iter().filter(|p| p.2).count(), 3);
+        assert_eq!(all.iter().filter(|p| !p.2).count(), 12);
+        let few = all_pairs(&persons, 4);
+        assert_eq!(few.iter().filter(|p| p.2).count(), 3);
+        assert_eq!(few.iter().filter(|p| !p.2).count(), 4);
+    }
+
+    #[test]
+    fn scores_round_trip_and_missing_faces_reject() {
+        let dir = std::env::temp_dir().join(format!("facegate-scores-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("s.tsv");
+        let pairs = vec![
+            ScoredPair {
+                a: "p/1.jpg".into(),
+                b: "p/2.jpg".into(),
+                same: true,
+                score: 0.75,
+            },
+            ScoredPair {
+                a: "p/1.jpg".into(),
+                b: "q/1.jpg".into(),
+                same: false,
+                score: f32::NAN,
+            },
+        ];
+        write_scores(&path, &pairs).expect("write");
+        let back = read_scores(&path).expect("read");
+        assert_eq!(back[0], pairs[0]);
+        assert!(back[1].score.is_nan() && !back[1].same);
+        let (g, i) = split(&back);
+        assert_eq!((g, i), (vec![0.75], vec![f32::NEG_INFINITY]));
+        std::fs::write(&path, "a\tb\tsame\tscore\nx\ty\t2\t0.1\n").expect("write");
+        assert!(read_scores(&path).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn separable_scores_have_zero_eer_and_a_threshold_between() {

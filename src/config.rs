@@ -10,7 +10,7 @@ use crate::camera::CameraConfig;
 use crate::display::DisplayConfig;
 use crate::door::DoorConfig;
 use crate::terminal::DecisionConfig;
-use crate::vision::{Backend, DetectorConfig};
+use crate::vision::{Backend, DetectorConfig, Precision};
 
 /// A config file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +81,9 @@ pub struct TerminalConfig {
     /// Compute backend (`flex` default).
     #[serde(default)]
     pub backend: Backend,
+    /// Model weights: `int8` (default) or `fp32`.
+    #[serde(default)]
+    pub precision: Precision,
     /// Model worker threads (default: all cores).
     pub threads: Option<usize>,
     /// How long a granted/denied screen stays up, milliseconds.

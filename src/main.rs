@@ -10,7 +10,9 @@ use clap::{Parser, Subcommand};
 
 use cli::gallery::{self as g, opt};
 use facegate::gallery::Gallery;
-use facegate::vision::{Backend, DEFAULT_COSINE_THRESHOLD, DetectorConfig, ModelPaths, Vision};
+use facegate::vision::{
+    Backend, DEFAULT_COSINE_THRESHOLD, DetectorConfig, ModelPaths, Precision, Vision,
+};
 
 #[derive(Parser)]
 #[command(version, about = "Face-recognition door terminal firmware")]
@@ -21,6 +23,9 @@ struct Cli {
     /// Compute backend.
     #[arg(long, global = true, default_value_t = Backend::default())]
     backend: Backend,
+    /// Model weights: int8 (default) or fp32.
+    #[arg(long, global = true, default_value_t = Precision::default())]
+    precision: Precision,
     /// Worker threads for the models (default: all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
@@ -117,8 +122,8 @@ enum Command {
     },
     /// Score distributions, TAR at FAR, EER and the threshold for a target FAR.
     Calibrate {
-        /// Folder with one sub-folder per person.
-        dir: PathBuf,
+        /// Folder with one sub-folder per person (not needed with --scores).
+        dir: Option<PathBuf>,
         /// Target false-accept rate.
         #[arg(long, default_value_t = 1e-4)]
         far: f64,
@@ -134,6 +139,22 @@ enum Command {
         /// Cap on impostor pairs (evenly subsampled beyond it).
         #[arg(long, default_value_t = 2_000_000)]
         max_impostors: usize,
+        /// Score only the pairs of this LFW-style pairs.txt (else all pairs).
+        #[arg(long)]
+        pairs: Option<PathBuf>,
+        /// At most this many photos per person (first in name order).
+        #[arg(long, default_value_t = usize::MAX)]
+        per_person: usize,
+        /// Skip people with fewer photos than this.
+        #[arg(long, default_value_t = 1)]
+        min_photos: usize,
+        /// Compute from a scores file (a, b, same, score; tab-separated)
+        /// instead of running the models: a reference system's scores.
+        #[arg(long)]
+        scores: Option<PathBuf>,
+        /// Write every scored pair here (the same format).
+        #[arg(long)]
+        scores_out: Option<PathBuf>,
     },
     /// Manage models.
     Models {
@@ -183,6 +204,17 @@ enum GalleryAction {
     Merge {
         a: PathBuf,
         b: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        sign: Option<PathBuf>,
+    },
+    /// Pad GALLERY with random people up to PEOPLE in total and write OUT:
+    /// memory and speed tests at a site's scale (the real people still match).
+    Synthetic {
+        gallery: PathBuf,
+        #[arg(long)]
+        people: usize,
         #[arg(long)]
         out: PathBuf,
         #[arg(long)]
@@ -245,7 +277,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         input_height: cli.input_size.1,
         ..DetectorConfig::default()
     };
-    let vision = || Vision::load(&paths, cli.backend, config);
+    let vision = || Vision::load(&paths, cli.backend, cli.precision, config);
     let json = cli.json;
     match &cli.command {
         Command::Models {
@@ -278,7 +310,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 threshold: *threshold,
                 keys: opt(keys),
             };
-            g::enroll(&vision()?, &paths, args, json)?;
+            g::enroll(&vision()?, &paths, cli.precision, args, json)?;
         }
         Command::Identify {
             image,
@@ -294,16 +326,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             gallery,
             sign,
             max_impostors,
+            pairs,
+            per_person,
+            min_photos,
+            scores,
+            scores_out,
         } => {
             let args = g::CalibrateArgs {
-                dir,
+                dir: opt(dir),
                 far: *far,
                 plot: opt(plot),
                 gallery: opt(gallery),
                 sign: opt(sign),
                 max_impostors: *max_impostors,
+                pairs: opt(pairs),
+                per_person: *per_person,
+                min_photos: *min_photos,
+                scores: opt(scores),
+                scores_out: opt(scores_out),
             };
-            g::calibrate(&vision()?, args, json)?;
+            g::calibrate(|| Ok(vision()?), args, json)?;
         }
         Command::Gallery { action } => gallery(action, json)?,
         Command::Events { action } => events(action, json)?,
@@ -402,6 +444,25 @@ fn gallery(action: &GalleryAction, json: bool) -> Result<()> {
                 out.display(),
                 merged.persons().len(),
                 merged.header().version
+            );
+        }
+        GalleryAction::Synthetic {
+            gallery,
+            people,
+            out,
+            sign,
+        } => {
+            let padded = g::synthetic(g::load(gallery, None)?, *people);
+            g::save(&padded, out, opt(sign))?;
+            println!(
+                "{}: {} people ({} random), version {}",
+                out.display(),
+                padded.persons().len(),
+                padded
+                    .persons()
+                    .len()
+                    .saturating_sub(g::load(gallery, None)?.persons().len()),
+                padded.header().version
             );
         }
         GalleryAction::Verify {

@@ -2,8 +2,8 @@
 
 mod common;
 
+use common::sets;
 use facegate::gallery::{Index, quantise};
-use facegate::vision::yunet::iou;
 use facegate::vision::{Backend, DEFAULT_COSINE_THRESHOLD, DetectorConfig, Embedding, picture};
 
 fn embed_dir(vision: &facegate::vision::Vision, dir: &std::path::Path) -> Vec<(String, Embedding)> {
@@ -25,42 +25,12 @@ fn embed_dir(vision: &facegate::vision::Vision, dir: &std::path::Path) -> Vec<(S
 #[test]
 fn dlib_johns_pairs_separate() {
     let vision = common::vision(Backend::default(), DetectorConfig::default());
-    let root = common::shared_data().join("dlib-johns");
-    let mut people: Vec<_> = std::fs::read_dir(&root)
-        .expect("dlib-johns")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    people.sort();
-    let mut chips = Vec::new();
-    for (id, dir) in people.iter().enumerate() {
-        chips.extend(embed_dir(&vision, dir).into_iter().map(|(_, e)| (id, e)));
-    }
+    let chips = sets::johns(&vision);
     assert_eq!(chips.len(), 55, "all 55 chips embed");
-    let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
-    for i in 0..chips.len() {
-        for j in i + 1..chips.len() {
-            let s = chips[i].1.cosine(&chips[j].1);
-            if chips[i].0 == chips[j].0 {
-                genuine.push(s);
-            } else {
-                impostor.push(s);
-            }
-        }
-    }
+    let (genuine, impostor) = sets::pair_scores(&chips);
     assert_eq!((genuine.len(), impostor.len()), (275, 1210));
-    // Errors at threshold t: genuine below t plus impostors at or above t.
-    let errors = |t: f32| {
-        genuine.iter().filter(|&&s| s < t).count() + impostor.iter().filter(|&&s| s >= t).count()
-    };
-    let (best_t, best) = genuine
-        .iter()
-        .chain(&impostor)
-        .map(|&t| (t, errors(t)))
-        .chain([(f32::INFINITY, errors(f32::INFINITY))])
-        .min_by_key(|&(_, e)| e)
-        .expect("pairs");
-    let at_default = errors(DEFAULT_COSINE_THRESHOLD);
+    let (best_t, best) = sets::best_threshold(&genuine, &impostor);
+    let at_default = sets::errors_at(&genuine, &impostor, DEFAULT_COSINE_THRESHOLD);
     println!(
         "dlib-johns: {best} error(s) at best threshold {best_t:.3}; {at_default} at the default {DEFAULT_COSINE_THRESHOLD}; \
          genuine min {:.3}, impostor max {:.3}",
@@ -143,30 +113,7 @@ fn id_photos_verify_at_default_threshold() {
 #[test]
 fn detector_recall_on_dlib_faces() {
     let vision = common::vision(Backend::default(), DetectorConfig::default());
-    let dir = common::shared_data().join("dlib-faces");
-    let xml = std::fs::read_to_string(dir.join("testing.xml")).expect("testing.xml");
-    let doc = roxmltree::Document::parse(&xml).expect("xml");
-    let (mut labelled, mut found) = (0, 0);
-    for image in doc.descendants().filter(|n| n.has_tag_name("image")) {
-        let file = image.attribute("file").expect("file");
-        let img = picture::load(&dir.join(file)).expect("decode");
-        let faces = vision.detector.detect(&img);
-        for b in image.children().filter(|n| n.has_tag_name("box")) {
-            if b.attribute("ignore") == Some("1") {
-                continue;
-            }
-            let v = |k: &str| {
-                b.attribute(k)
-                    .and_then(|s| s.parse::<f32>().ok())
-                    .expect("box attribute")
-            };
-            let truth = [v("left"), v("top"), v("width"), v("height")];
-            labelled += 1;
-            if faces.iter().any(|f| iou(&f.bbox, &truth) >= 0.5) {
-                found += 1;
-            }
-        }
-    }
+    let (found, labelled) = sets::dlib_faces_recall(&vision);
     let recall = found as f32 / labelled as f32;
     println!(
         "dlib-faces testing.xml: {found}/{labelled} faces found, recall {:.1} %",

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use facegate::vision::yunet::iou;
-use facegate::vision::{Backend, Detection, DetectorConfig, Embedding, align, picture};
+use facegate::vision::{Backend, Detection, DetectorConfig, Embedding, Precision, align, picture};
 use serde_json::{Value, json};
 
 /// Scene photos, portraits and chips: every face size the terminal sees.
@@ -88,7 +88,7 @@ fn burn_models_match_onnxruntime() {
 }
 
 fn check_backend(backend: Backend) {
-    let vision = common::vision(backend, config());
+    let vision = common::vision_at(backend, Precision::Fp32, config());
     let work = common::TempDir::new("parity");
     let mut items = Vec::new();
     let mut ours = Vec::new();

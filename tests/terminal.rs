@@ -15,7 +15,7 @@ use facegate::events::{self, Event, EventKind};
 use facegate::gallery::Gallery;
 use facegate::terminal::Terminal;
 use facegate::vision::sface::{DEFAULT_COSINE_THRESHOLD, EMBEDDING_DIM, MODEL_ID};
-use facegate::vision::{Backend, DetectorConfig};
+use facegate::vision::{Backend, DetectorConfig, Precision};
 
 /// A scene: a gallery of two people enrolled from ID photos, a playlist, door
 /// inputs and a config, in a temp dir.
@@ -41,7 +41,9 @@ impl Scene {
         let vision = common::vision(Backend::default(), DetectorConfig::default());
         let empty = Gallery::new(
             MODEL_ID,
-            common::models().embedder_sha256().unwrap(),
+            common::models()
+                .embedder_sha256(Precision::default())
+                .unwrap(),
             EMBEDDING_DIM as u16,
             DEFAULT_COSINE_THRESHOLD,
         );

@@ -10,7 +10,7 @@ use facegate::calibrate;
 use facegate::enroll::{self, Outcome};
 use facegate::gallery::{Gallery, Index, Keyring, Policy, keys};
 use facegate::vision::sface::{DEFAULT_COSINE_THRESHOLD, EMBEDDING_DIM, MODEL_ID};
-use facegate::vision::{ModelPaths, Vision, picture};
+use facegate::vision::{ModelPaths, Precision, Vision, picture};
 
 /// Reading policy for a gallery named on the command line.
 pub fn policy(keys_dir: Option<&Path>, model: bool, require_signature: bool) -> Result<Policy> {
@@ -65,7 +65,13 @@ pub struct EnrollArgs<'a> {
     pub keys: Option<&'a Path>,
 }
 
-pub fn enroll(vision: &Vision, models: &ModelPaths, a: EnrollArgs, as_json: bool) -> Result<()> {
+pub fn enroll(
+    vision: &Vision,
+    models: &ModelPaths,
+    precision: Precision,
+    a: EnrollArgs,
+    as_json: bool,
+) -> Result<()> {
     let previous = a.update.map(|p| load(p, a.keys)).transpose()?;
     let threshold = a
         .threshold
@@ -73,7 +79,7 @@ pub fn enroll(vision: &Vision, models: &ModelPaths, a: EnrollArgs, as_json: bool
         .unwrap_or(DEFAULT_COSINE_THRESHOLD);
     let base = Gallery::new(
         MODEL_ID,
-        models.embedder_sha256()?,
+        models.embedder_sha256(precision)?,
         EMBEDDING_DIM as u16,
         threshold,
     );
@@ -283,6 +289,39 @@ pub fn edit(
     Ok(())
 }
 
+/// `gallery` plus random unit-length templates (named `synthetic-N`) up to
+/// `people`; the version goes up by one.
+pub fn synthetic(mut gallery: Gallery, people: usize) -> Gallery {
+    let dim = usize::from(gallery.header().embedding_dim);
+    let mut next_id = gallery.persons().iter().map(|p| p.id).max().unwrap_or(0) + 1;
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    while gallery.body.persons.len() < people {
+        let v: Vec<f32> = (0..dim)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect();
+        let e = facegate::vision::Embedding::normalised(v);
+        gallery.body.persons.push(facegate::gallery::Person {
+            id: next_id,
+            name: format!("synthetic-{next_id}")
+                .as_str()
+                .try_into()
+                .unwrap_or_default(),
+            badge: None,
+            valid_from: None,
+            valid_until: None,
+            templates: vec![facegate::gallery::quantise(&e, [0; 16])],
+        });
+        next_id += 1;
+    }
+    gallery.body.header.version += 1;
+    gallery
+}
+
 pub fn merge(a: &Gallery, b: &Gallery) -> Result<Gallery> {
     if a.header().model_id != b.header().model_id
         || a.header().embedding_dim != b.header().embedding_dim
@@ -393,59 +432,120 @@ pub fn keygen(stem: &Path) -> Result<()> {
 }
 
 pub struct CalibrateArgs<'a> {
-    pub dir: &'a Path,
+    pub dir: Option<&'a Path>,
     pub far: f64,
     pub plot: Option<&'a Path>,
     pub gallery: Option<&'a Path>,
     pub sign: Option<&'a Path>,
     pub max_impostors: usize,
+    pub pairs: Option<&'a Path>,
+    pub per_person: usize,
+    pub min_photos: usize,
+    pub scores: Option<&'a Path>,
+    pub scores_out: Option<&'a Path>,
 }
 
-pub fn calibrate(vision: &Vision, a: CalibrateArgs, as_json: bool) -> Result<()> {
-    let persons = enroll::scan(a.dir)?;
-    let mut embedded: Vec<(usize, facegate::vision::Embedding)> = Vec::new();
-    let mut failed = 0usize;
-    let total: usize = persons.iter().map(|p| p.files.len()).sum();
-    let bar = ProgressBar::new(total as u64);
-    for (id, p) in persons.iter().enumerate() {
-        for file in &p.files {
+/// The pairs to score: photos (relative to `dir`) and (i, j, same).
+type PairPlan = (Vec<String>, Vec<(usize, usize, bool)>);
+
+fn plan_pairs(dir: &Path, a: &CalibrateArgs) -> Result<PairPlan> {
+    if let Some(pairs_file) = a.pairs {
+        let text = std::fs::read_to_string(pairs_file)
+            .with_context(|| format!("reading {}", pairs_file.display()))?;
+        let listed = calibrate::parse_pairs(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", pairs_file.display()))?;
+        let mut photos: Vec<String> = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        let mut at = |p: &String| {
+            *index.entry(p.clone()).or_insert_with(|| {
+                photos.push(p.clone());
+                photos.len() - 1
+            })
+        };
+        let pairs = listed
+            .iter()
+            .map(|(x, y, same)| (at(x), at(y), *same))
+            .collect();
+        return Ok((photos, pairs));
+    }
+    let (mut photos, mut persons) = (Vec::new(), Vec::new());
+    for (id, p) in enroll::scan(dir)?.iter().enumerate() {
+        if p.files.len() < a.min_photos {
+            continue;
+        }
+        for file in p.files.iter().take(a.per_person) {
+            let rel = file.strip_prefix(dir).unwrap_or(file);
+            photos.push(rel.to_string_lossy().into_owned());
+            persons.push(id);
+        }
+    }
+    let pairs = calibrate::all_pairs(&persons, a.max_impostors);
+    Ok((photos, pairs))
+}
+
+/// Embeds every photo and scores the planned pairs (NaN where a photo had no face).
+fn score_pairs(vision: &Vision, dir: &Path, plan: PairPlan) -> (Vec<calibrate::ScoredPair>, usize) {
+    let (photos, pairs) = plan;
+    let bar = ProgressBar::new(photos.len() as u64);
+    let embeddings: Vec<Option<facegate::vision::Embedding>> = photos
+        .iter()
+        .map(|rel| {
             bar.inc(1);
-            match picture::load(file)
+            let file = dir.join(rel);
+            match picture::load(&file)
                 .map_err(anyhow::Error::from)
                 .and_then(|img| Ok(vision.largest_face(&img, &file.display().to_string())?))
             {
-                Ok(face) => embedded.push((id, face.embedding)),
+                Ok(face) => Some(face.embedding),
                 Err(e) => {
-                    failed += 1;
                     bar.println(format!("skipped {e}"));
+                    None
                 }
             }
-        }
-    }
+        })
+        .collect();
     bar.finish_and_clear();
-    let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
-    let n = embedded.len();
-    let impostor_total = n * n.saturating_sub(1) / 2;
-    // Deterministic subsample of impostor pairs past the cap.
-    let stride = impostor_total.div_ceil(a.max_impostors.max(1)).max(1);
-    let mut k = 0usize;
-    for i in 0..n {
-        for j in i + 1..n {
-            if embedded[i].0 == embedded[j].0 {
-                genuine.push(embedded[i].1.cosine(&embedded[j].1));
-            } else {
-                if k.is_multiple_of(stride) {
-                    impostor.push(embedded[i].1.cosine(&embedded[j].1));
-                }
-                k += 1;
-            }
+    let failed = embeddings.iter().filter(|e| e.is_none()).count();
+    let scored = pairs
+        .into_iter()
+        .map(|(i, j, same)| calibrate::ScoredPair {
+            a: photos[i].clone(),
+            b: photos[j].clone(),
+            same,
+            score: match (&embeddings[i], &embeddings[j]) {
+                (Some(x), Some(y)) => x.cosine(y),
+                _ => f32::NAN,
+            },
+        })
+        .collect();
+    (scored, failed)
+}
+
+pub fn calibrate(
+    vision: impl FnOnce() -> Result<Vision>,
+    a: CalibrateArgs,
+    as_json: bool,
+) -> Result<()> {
+    let (scored, failed) = match (a.scores, a.dir) {
+        (Some(path), _) => (
+            calibrate::read_scores(path).map_err(|e| anyhow::anyhow!(e))?,
+            0,
+        ),
+        (None, Some(dir)) => {
+            let plan = plan_pairs(dir, &a)?;
+            score_pairs(&vision()?, dir, plan)
         }
+        (None, None) => bail!("give a photo folder or --scores FILE"),
+    };
+    if let Some(path) = a.scores_out {
+        calibrate::write_scores(path, &scored)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
+    let no_face = scored.iter().filter(|p| p.score.is_nan()).count();
+    let (genuine, impostor) = calibrate::split(&scored);
+    let n = failed;
     let Some(cal) = calibrate::calibrate(&genuine, &impostor, a.far) else {
-        bail!(
-            "{}: need at least two people and one person with two usable photos",
-            a.dir.display()
-        );
+        bail!("need at least two people and one person with two photos");
     };
     if let Some(path) = a.plot {
         calibrate::plot(path, &genuine, &impostor, &cal)
@@ -460,12 +560,13 @@ pub fn calibrate(vision: &Vision, a: CalibrateArgs, as_json: bool) -> Result<()>
     if as_json {
         println!(
             "{}",
-            json!({"photos": n, "failed": failed, "calibration": cal})
+            json!({"photos_without_face": n, "pairs_without_face": no_face, "calibration": cal})
         );
         return Ok(());
     }
     println!(
-        "{n} photos embedded ({failed} skipped); {} genuine and {} impostor pairs",
+        "{} genuine and {} impostor pairs; {no_face} pairs with a photo without a face \
+         ({n} photos), counted as rejected",
         cal.genuine, cal.impostor
     );
     println!(

@@ -56,6 +56,8 @@ pub struct Stats {
     /// From opening the terminal (door, display, log, models, gallery,
     /// camera) to the first processed frame: the cold start.
     pub first_frame: Option<Duration>,
+    /// From opening the terminal to the first decision (granted or refused).
+    pub first_decision: Option<Duration>,
 }
 
 impl Stats {
@@ -68,13 +70,14 @@ impl Stats {
     pub fn summary(&self) -> String {
         let per = |d: Duration, n: u64| d.as_secs_f64() * 1e3 / n.max(1) as f64;
         format!(
-            "{} frames in {:.1} s ({:.1} fps); first frame {:.0} ms after start; per frame: \
+            "{} frames in {:.1} s ({:.1} fps); first frame {:.0} ms, first decision {:.0} ms after start; per frame: \
              capture {:.1} ms, detect {:.1} ms; per face ({}): align {:.2} ms, embed {:.1} ms, \
              search {:.2} ms; {} decisions",
             self.frames,
             self.wall.as_secs_f64(),
             self.fps(),
             self.first_frame.unwrap_or_default().as_secs_f64() * 1e3,
+            self.first_decision.unwrap_or_default().as_secs_f64() * 1e3,
             per(self.capture, self.frames),
             per(self.detect, self.frames),
             self.faces,
@@ -164,8 +167,13 @@ impl Terminal {
             Some(dir) => config.resolve(dir),
             None => ModelPaths::default_dir(),
         });
-        let vision = Vision::load(&models, config.terminal.backend, config.detector)
-            .context("loading the models")?;
+        let vision = Vision::load(
+            &models,
+            config.terminal.backend,
+            config.terminal.precision,
+            config.detector,
+        )
+        .context("loading the models")?;
         let policy = gallery_policy(&config)?;
         let gallery_path = config.resolve(&config.terminal.gallery);
         let store = Store::new(&gallery_path);
@@ -329,6 +337,9 @@ impl Terminal {
     /// Carries out a decision: door, display, log.
     fn act(&mut self, decision: Decision) {
         self.stats.decisions += 1;
+        if self.stats.first_decision.is_none() {
+            self.stats.first_decision = Some(self.opened.elapsed());
+        }
         let hold = Some(Duration::from_millis(self.config.terminal.result_screen_ms));
         match decision {
             Decision::Granted {

@@ -1,14 +1,16 @@
 //! The vision pipeline: decode → detect (YuNet) → align → embed (SFace).
 //!
 //! Models are imported once from the weights that `scripts/fetch-models.sh`
-//! exports (`*.safetensors`) into burn records (`*.bpk`) under the models
-//! directory, and loaded from those records at start.
+//! exports (`*.safetensors`) into burn records under the models directory, fp32
+//! (`*.bpk`) and int8 (`*-int8.bpk`, see [`quantize`]), and loaded from those
+//! records at start.
 
 pub mod align;
 pub mod device;
 mod error;
 pub mod layers;
 pub mod picture;
+pub mod quantize;
 pub mod sface;
 pub mod weights;
 pub mod yunet;
@@ -23,6 +25,7 @@ use serde::Serialize;
 pub use align::{AlignedFace, align};
 pub use device::Backend;
 pub use error::{FaceError, ImageError, ModelError};
+pub use quantize::Precision;
 pub use sface::{DEFAULT_COSINE_THRESHOLD, Embedder, Embedding, SFace};
 pub use yunet::{Detection, Detector, DetectorConfig, YuNet};
 
@@ -48,7 +51,10 @@ impl ModelPaths {
             return dir.into();
         }
         let local = PathBuf::from("models");
-        if local.join("yunet.bpk").exists() {
+        if ["yunet-int8.bpk", "yunet.bpk"]
+            .iter()
+            .any(|f| local.join(f).exists())
+        {
             return local;
         }
         let installed = PathBuf::from("/usr/share/facegate/models");
@@ -60,10 +66,15 @@ impl ModelPaths {
         self.dir.join(format!("{name}.{ext}"))
     }
 
-    /// SHA-256 of the embedder's weights (`sface.bpk`).
-    pub fn embedder_sha256(&self) -> Result<[u8; 32], ModelError> {
+    /// The burn record of model `name` (`yunet`, `sface`) at `precision`.
+    pub fn record(&self, name: &str, precision: Precision) -> PathBuf {
+        self.file(&precision.stem(name), "bpk")
+    }
+
+    /// SHA-256 of the embedder's record at `precision`.
+    pub fn embedder_sha256(&self, precision: Precision) -> Result<[u8; 32], ModelError> {
         use sha2::{Digest, Sha256};
-        let path = self.file("sface", "bpk");
+        let path = self.record("sface", precision);
         let bytes = std::fs::read(&path).map_err(|e| ModelError::io(&path, e))?;
         Ok(Sha256::digest(&bytes).into())
     }
@@ -74,7 +85,8 @@ impl ModelPaths {
     }
 }
 
-/// Imports both exported models into burn records; returns the written paths.
+/// Imports both exported models into burn records, fp32 and int8; returns the
+/// written paths.
 pub fn import_models(paths: &ModelPaths, device: &Device) -> Result<Vec<PathBuf>, ModelError> {
     let mut yunet = yunet::loader::Import(Weights::open(&paths.file("yunet", "safetensors"))?);
     let detector = YuNet::build(&mut yunet, device)?;
@@ -83,10 +95,76 @@ pub fn import_models(paths: &ModelPaths, device: &Device) -> Result<Vec<PathBuf>
     sface.check_input_norm()?;
     let embedder = SFace::build(&mut sface, device)?;
     sface.0.finish()?;
-    let out = vec![paths.file("yunet", "bpk"), paths.file("sface", "bpk")];
-    save(detector, &out[0])?;
-    save(embedder, &out[1])?;
+    let mut out = Vec::new();
+    for precision in [Precision::Fp32, Precision::Int8] {
+        let (yunet, sface) = (
+            paths.record("yunet", precision),
+            paths.record("sface", precision),
+        );
+        match precision {
+            Precision::Fp32 => {
+                save(detector.clone(), &yunet)?;
+                save(embedder.clone(), &sface)?;
+            }
+            Precision::Int8 => {
+                save(
+                    quantize::quantize(detector.clone(), quantize::DETECTOR_BLOCK),
+                    &yunet,
+                )?;
+                save(
+                    quantize::quantize(embedder.clone(), quantize::EMBEDDER_BLOCK),
+                    &sface,
+                )?;
+            }
+        }
+        out.extend([yunet, sface]);
+    }
     Ok(out)
+}
+
+/// How int8 weights are used at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Int8Weights {
+    /// Expanded to fp32 once at load (the default: fp32 speed).
+    #[default]
+    ExpandAtLoad,
+    /// Kept int8 in memory; burn dequantizes them in every call (less memory, slower).
+    PerCall,
+}
+
+/// Loads the detector record at `precision`.
+pub fn load_detector(
+    paths: &ModelPaths,
+    precision: Precision,
+    int8: Int8Weights,
+    device: &Device,
+) -> Result<YuNet, ModelError> {
+    let model = load(
+        YuNet::build(&mut Skeleton, device)?,
+        &paths.record("yunet", precision),
+    )?;
+    Ok(expand(model, int8))
+}
+
+/// Loads the embedder record at `precision`.
+pub fn load_embedder(
+    paths: &ModelPaths,
+    precision: Precision,
+    int8: Int8Weights,
+    device: &Device,
+) -> Result<SFace, ModelError> {
+    let model = load(
+        SFace::build(&mut Skeleton, device)?,
+        &paths.record("sface", precision),
+    )?;
+    Ok(expand(model, int8))
+}
+
+fn expand<M: Module>(model: M, int8: Int8Weights) -> M {
+    match int8 {
+        Int8Weights::ExpandAtLoad => quantize::dequantize(model),
+        Int8Weights::PerCall => model,
+    }
 }
 
 fn save<M: Module>(module: M, path: &Path) -> Result<(), ModelError> {
@@ -103,7 +181,7 @@ fn load<M: Module>(skeleton: M, path: &Path) -> Result<M, ModelError> {
     if !path.exists() {
         return Err(ModelError::Record {
             path: path.to_path_buf(),
-            msg: "model file not found".into(),
+            msg: "model file not found (scripts/fetch-models.sh makes it)".into(),
         });
     }
     skeleton
@@ -133,21 +211,28 @@ pub struct Vision {
 }
 
 impl Vision {
-    /// Loads both models from `paths` onto `backend`.
+    /// Loads both models from `paths` at `precision` onto `backend` (int8
+    /// weights expanded at load).
     pub fn load(
         paths: &ModelPaths,
         backend: Backend,
+        precision: Precision,
+        config: DetectorConfig,
+    ) -> Result<Self, ModelError> {
+        Self::load_with(paths, backend, precision, Int8Weights::default(), config)
+    }
+
+    /// [`Vision::load`] with a choice of how int8 weights are used.
+    pub fn load_with(
+        paths: &ModelPaths,
+        backend: Backend,
+        precision: Precision,
+        int8: Int8Weights,
         config: DetectorConfig,
     ) -> Result<Self, ModelError> {
         let device = backend.device()?;
-        let yunet = load(
-            YuNet::build(&mut Skeleton, &device)?,
-            &paths.file("yunet", "bpk"),
-        )?;
-        let sface = load(
-            SFace::build(&mut Skeleton, &device)?,
-            &paths.file("sface", "bpk"),
-        )?;
+        let yunet = load_detector(paths, precision, int8, &device)?;
+        let sface = load_embedder(paths, precision, int8, &device)?;
         Ok(Self {
             detector: Detector::new(yunet, device.clone(), config),
             embedder: Embedder::new(sface, device),

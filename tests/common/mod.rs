@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use facegate::vision::{Backend, DetectorConfig, ModelPaths, Vision};
+pub mod sets;
+
+use facegate::vision::{Backend, DetectorConfig, ModelPaths, Precision, Vision};
 
 /// `../shared/data` beside the project (or `$FACEGATE_SHARED_DATA`).
 pub fn shared_data() -> PathBuf {
@@ -22,16 +24,24 @@ pub fn shared_data() -> PathBuf {
 pub fn models() -> ModelPaths {
     let paths = ModelPaths::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
     assert!(
-        paths.file("yunet", "bpk").exists() && paths.file("sface", "bpk").exists(),
+        Precision::ALL
+            .iter()
+            .all(|&p| paths.record("yunet", p).exists() && paths.record("sface", p).exists()),
         "models missing in {}: run scripts/fetch-models.sh",
         paths.dir().display()
     );
     paths
 }
 
-/// Both models on `backend`.
+/// Both models on `backend` at the default precision (int8).
 pub fn vision(backend: Backend, config: DetectorConfig) -> Vision {
-    Vision::load(&models(), backend, config).unwrap_or_else(|e| panic!("loading models: {e}"))
+    vision_at(backend, Precision::default(), config)
+}
+
+/// Both models on `backend` at `precision`.
+pub fn vision_at(backend: Backend, precision: Precision, config: DetectorConfig) -> Vision {
+    Vision::load(&models(), backend, precision, config)
+        .unwrap_or_else(|e| panic!("loading models: {e}"))
 }
 
 /// A fresh temporary directory, removed when dropped.
