@@ -121,6 +121,18 @@ pub struct Gallery {
 }
 
 impl Gallery {
+    /// SHA-256 over the header and every person (templates included), one
+    /// person at a time: tells whether two galleries hold the same body.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(postcard::to_allocvec(&self.body.header).unwrap_or_default());
+        for p in &self.body.persons {
+            h.update(postcard::to_allocvec(p).unwrap_or_default());
+        }
+        h.finalize().into()
+    }
+
     /// An empty gallery for `model_id`.
     pub fn new(
         model_id: &str,

@@ -56,6 +56,19 @@ impl Index {
         index
     }
 
+    /// Moves the templates of `gallery` into an index (the gallery keeps the
+    /// people, without templates) and returns it with the gallery's
+    /// [`Gallery::fingerprint`] taken before: a terminal holds each template
+    /// once.
+    pub fn take(gallery: &mut Gallery) -> (Self, [u8; 32]) {
+        let fingerprint = gallery.fingerprint();
+        let index = Self::new(gallery);
+        for p in &mut gallery.body.persons {
+            p.templates = Vec::new();
+        }
+        (index, fingerprint)
+    }
+
     /// An empty index of `dim`-component templates for `persons` people.
     pub fn with_dim(dim: usize, persons: usize) -> Self {
         Self {

@@ -104,7 +104,10 @@ pub struct Terminal {
     pending_events: Vec<Event>,
     next_update_check: Instant,
     vision: Vision,
+    /// The people (their templates live in `index` only).
     gallery: Gallery,
+    /// [`Gallery::fingerprint`] of the gallery as loaded.
+    fingerprint: [u8; 32],
     index: Index,
     decider: Decider,
     camera: Box<dyn FrameSource>,
@@ -163,17 +166,6 @@ impl Terminal {
                 "event log: a torn or damaged tail was cut off"
             );
         }
-        let models = ModelPaths::new(match &config.terminal.models {
-            Some(dir) => config.resolve(dir),
-            None => ModelPaths::default_dir(),
-        });
-        let vision = Vision::load(
-            &models,
-            config.terminal.backend,
-            config.terminal.precision,
-            config.detector,
-        )
-        .context("loading the models")?;
         let policy = gallery_policy(&config)?;
         let gallery_path = config.resolve(&config.terminal.gallery);
         let store = Store::new(&gallery_path);
@@ -194,11 +186,24 @@ impl Terminal {
                 )),
             ));
         }
-        let gallery = loaded.into_gallery();
+        let mut gallery = loaded.into_gallery();
         let updates = Updates::new(store, policy, config.resolve(&config.update.inbox));
+        // The gallery's index first, its templates dropped, then the models:
+        // decoding a large gallery and expanding the weights never overlap.
+        let (index, fingerprint) = Index::take(&mut gallery);
+        let models = ModelPaths::new(match &config.terminal.models {
+            Some(dir) => config.resolve(dir),
+            None => ModelPaths::default_dir(),
+        });
+        let vision = Vision::load(
+            &models,
+            config.terminal.backend,
+            config.terminal.precision,
+            config.detector,
+        )
+        .context("loading the models")?;
         let camera = camera::open(&config.camera, &config.base).context("opening the camera")?;
         info!(camera = %camera.describe(), "camera open");
-        let index = Index::new(&gallery);
         let decider = Decider::new(config.decision, gallery.header().threshold);
         let terminal = Self {
             opened: started,
@@ -209,6 +214,7 @@ impl Terminal {
             index,
             decider,
             gallery,
+            fingerprint,
             camera,
             door,
             relay_unlocked: false,
@@ -233,8 +239,8 @@ impl Terminal {
     }
 
     /// Swaps in a new gallery between two frames.
-    pub fn install_gallery(&mut self, gallery: Gallery) {
-        self.index = Index::new(&gallery);
+    pub fn install_gallery(&mut self, mut gallery: Gallery) {
+        (self.index, self.fingerprint) = Index::take(&mut gallery);
         self.decider.set_threshold(gallery.header().threshold);
         self.gallery = gallery;
     }
@@ -560,7 +566,7 @@ impl Terminal {
             }
         }
         match self.updates.reload_if_changed() {
-            Some(Ok(gallery)) if gallery.body != self.gallery.body => {
+            Some(Ok(gallery)) if gallery.fingerprint() != self.fingerprint => {
                 let detail = describe(&gallery, "reloaded: the installed gallery changed on disk");
                 info!(%detail, "gallery reloaded");
                 self.install_gallery(gallery);
