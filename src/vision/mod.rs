@@ -8,6 +8,7 @@
 pub mod align;
 pub mod device;
 mod error;
+mod kernels;
 pub mod layers;
 pub mod picture;
 pub mod quantize;

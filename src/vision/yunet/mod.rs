@@ -93,6 +93,9 @@ impl DetectorInput {
         let fit = (config.input_width as f32 / w as f32)
             .min(config.input_height as f32 / h as f32)
             .min(1.0);
+        if fit == 0.5 && w % 2 == 0 && h % 2 == 0 {
+            return Self::halved(img);
+        }
         let resized;
         let src = if fit < 1.0 {
             let nw = ((w as f32 * fit).round() as u32).max(1);
@@ -121,6 +124,38 @@ impl DetectorInput {
             height,
             // Exact ratio of the two sizes, as the coordinates were rounded.
             scale: w as f32 / sw as f32,
+        }
+    }
+}
+
+impl DetectorInput {
+    /// The common camera case (640×480 detected at 320×240): each input pixel
+    /// is the mean of a 2×2 block, ~10× faster than a general resize.
+    fn halved(img: &RgbImage) -> Self {
+        let (sw, sh) = (img.width() as usize / 2, img.height() as usize / 2);
+        let (width, height) = (sw.div_ceil(32) * 32, sh.div_ceil(32) * 32);
+        let plane = width * height;
+        let mut bgr = vec![0.0f32; 3 * plane];
+        let stride = img.width() as usize * 3;
+        for (y, rows) in img.as_raw().chunks_exact(2 * stride).enumerate() {
+            let (r0, r1) = rows.split_at(stride);
+            for x in 0..sw {
+                let i = y * width + x;
+                for (c, out) in [2usize, 1, 0].into_iter().enumerate() {
+                    let at = 6 * x + out;
+                    let sum = u16::from(r0[at])
+                        + u16::from(r0[at + 3])
+                        + u16::from(r1[at])
+                        + u16::from(r1[at + 3]);
+                    bgr[c * plane + i] = f32::from(sum) * 0.25;
+                }
+            }
+        }
+        Self {
+            bgr,
+            width,
+            height,
+            scale: 2.0,
         }
     }
 }
@@ -252,6 +287,35 @@ pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn halving_averages_2x2_blocks_into_bgr_planes() {
+        let img = RgbImage::from_fn(640, 480, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 7) as u8])
+        });
+        let config = DetectorConfig {
+            input_width: 320,
+            input_height: 240,
+            ..Default::default()
+        };
+        let input = DetectorInput::new(&img, &config);
+        assert_eq!((input.width, input.height, input.scale), (320, 256, 2.0));
+        let plane = input.width * input.height;
+        let at = |x: u32, y: u32, c: usize| f32::from(img.get_pixel(x, y)[c]);
+        for (x, y) in [(0u32, 0u32), (17, 5), (319, 239)] {
+            let i = y as usize * input.width + x as usize;
+            for (p, c) in [(0, 2), (1, 1), (2, 0)] {
+                let want = (at(2 * x, 2 * y, c)
+                    + at(2 * x + 1, 2 * y, c)
+                    + at(2 * x, 2 * y + 1, c)
+                    + at(2 * x + 1, 2 * y + 1, c))
+                    / 4.0;
+                assert_eq!(input.bgr[p * plane + i], want, "({x}, {y}) plane {p}");
+            }
+        }
+        // Padding rows stay zero.
+        assert_eq!(input.bgr[240 * input.width], 0.0);
+    }
 
     fn face(x: f32, score: f32) -> Detection {
         Detection {

@@ -10,9 +10,9 @@ use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use crate::vision::ModelError;
 use crate::vision::layers::{LayerSource, conv};
 use crate::vision::weights::ConvSpec;
+use crate::vision::{ModelError, kernels};
 
 /// Output channels of each head: class, objectness, box (4), landmarks (10).
 pub const HEAD_CHANNELS: usize = 16;
@@ -121,14 +121,14 @@ impl YuNet {
     /// Returns one `[1, 16, H/s, W/s]` map per stride `s` in [`STRIDES`]: channels
     /// are class and objectness logits, box (4) and landmark (10) regressions.
     pub fn forward(&self, input: Tensor<4>) -> Vec<Tensor<4>> {
-        let mut x = relu(self.stem.forward(input));
+        let mut x = relu(kernels::conv3x3_s2(input, &self.stem));
         let mut feats = Vec::new();
         for (i, unit) in self.backbone.iter().enumerate() {
             if POOL_BEFORE.contains(&i) {
                 if i >= 7 {
                     feats.push(x.clone());
                 }
-                x = max_pool2(x);
+                x = kernels::max_pool2(x);
             }
             x = unit.forward(x);
         }
@@ -142,16 +142,6 @@ impl YuNet {
             .map(|(l, p)| self.head_dw[l].forward(self.head_pw[l].forward(p)))
             .collect()
     }
-}
-
-/// 2×2 max-pooling with stride 2 (even sides), as a reshape and two
-/// reductions: the same numbers as `MaxPool2d`, about twice as fast on flex.
-fn max_pool2(x: Tensor<4>) -> Tensor<4> {
-    let [b, c, h, w] = x.dims();
-    x.reshape([b, c, h / 2, 2, w / 2, 2])
-        .max_dim(5)
-        .max_dim(3)
-        .reshape([b, c, h / 2, w / 2])
 }
 
 /// Nearest-neighbour 2× upsampling.
