@@ -9,9 +9,9 @@ use burn::nn::conv::Conv2d;
 use burn::nn::{Linear, PRelu};
 use burn::prelude::*;
 
-use crate::vision::ModelError;
 use crate::vision::layers::{LayerSource, conv};
 use crate::vision::weights::ConvSpec;
+use crate::vision::{ModelError, kernels};
 
 /// Side of the square input crop.
 pub const INPUT_SIZE: usize = 112;
@@ -102,8 +102,14 @@ impl SFace {
     /// raw (not normalised) embeddings.
     pub fn forward(&self, input: Tensor<4>) -> Tensor<2> {
         let mut x = (input - INPUT_MEAN) * INPUT_SCALE;
-        for block in &self.blocks {
-            x = block.act.forward(block.conv.forward(x));
+        for (i, block) in self.blocks.iter().enumerate() {
+            // The 3-channel stem is faster as im2col + matmul on flex.
+            let y = if i == 0 {
+                kernels::conv3x3(x, &block.conv, 1)
+            } else {
+                block.conv.forward(x)
+            };
+            x = block.act.forward(y);
         }
         let n = x.dims()[0];
         self.fc.forward(x.reshape([n, FEATURE_CHANNELS * 7 * 7]))

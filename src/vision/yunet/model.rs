@@ -121,7 +121,7 @@ impl YuNet {
     /// Returns one `[1, 16, H/s, W/s]` map per stride `s` in [`STRIDES`]: channels
     /// are class and objectness logits, box (4) and landmark (10) regressions.
     pub fn forward(&self, input: Tensor<4>) -> Vec<Tensor<4>> {
-        let mut x = relu(kernels::conv3x3_s2(input, &self.stem));
+        let mut x = relu(kernels::conv3x3(input, &self.stem, 2));
         let mut feats = Vec::new();
         for (i, unit) in self.backbone.iter().enumerate() {
             if POOL_BEFORE.contains(&i) {
