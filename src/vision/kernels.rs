@@ -23,7 +23,8 @@ pub fn conv3x3(x: Tensor<4>, conv: &Conv2d, stride: usize) -> Tensor<4> {
     let [n, c, h, w] = x.dims();
     let (ho, wo) = (h / stride, w / stride);
     let input = values(x);
-    let weight = conv.weight.val();
+    // An int8 weight kept quantized (per-call mode) is expanded here, as burn would.
+    let weight = conv.weight.val().dequantize();
     let [o, _, _, _] = weight.dims();
     let k = 9 * c;
     let weight = weight.reshape([o, k]);
