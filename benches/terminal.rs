@@ -64,22 +64,7 @@ fn main() {
             .persons
             .push(person(i as u32 + 1, photo, &face.embedding));
     }
-    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    for id in gallery.persons().len()..PEOPLE {
-        let v: Vec<f32> = (0..EMBEDDING_DIM)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-            })
-            .collect();
-        let e = Embedding::normalised(v);
-        gallery
-            .body
-            .persons
-            .push(person(id as u32 + 1, "synthetic", &e));
-    }
+    let gallery = facegate::gallery::synthetic(gallery, PEOPLE);
     gallery
         .save(&work.join("gallery.fgal"), None)
         .expect("save");
@@ -164,7 +149,7 @@ fn main() {
         }
     }
     let ms = |d: std::time::Duration, n: u64| d.as_secs_f64() * 1e3 / n.max(1) as f64;
-    println!("## facegate run, {PEOPLE}-person gallery, 640x480 frames, {threads} thread(s)");
+    println!("#### facegate run, {PEOPLE}-person gallery, 640x480 frames, {threads} thread(s)");
     println!(
         "| models | capture ms/frame | detect (320x240) ms/frame | align ms/face | embed ms/face | search 10k ms/face | **ms/frame** | fps | / OpenCV {reference:.2} ms | / dlib {dlib:.1} ms |"
     );

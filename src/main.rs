@@ -452,7 +452,7 @@ fn gallery(action: &GalleryAction, json: bool) -> Result<()> {
             out,
             sign,
         } => {
-            let padded = g::synthetic(g::load(gallery, None)?, *people);
+            let padded = facegate::gallery::synthetic(g::load(gallery, None)?, *people);
             g::save(&padded, out, opt(sign))?;
             println!(
                 "{}: {} people ({} random), version {}",

@@ -57,6 +57,33 @@ fn calibrate_johns_and_store_the_threshold() {
     let t = cal["target"]["threshold"].as_f64().expect("threshold");
     assert!((0.25..0.45).contains(&t), "threshold {t}");
     assert_eq!(cal["target"]["tar"].as_f64(), Some(1.0));
+    assert_eq!(v["pairs_without_face"], 0);
+
+    // The pairs written out and read back (how a reference system is scored)
+    // give the very same figures without the models.
+    let scores = dir.path().join("pairs.tsv");
+    run(&[
+        "calibrate".as_ref(),
+        johns.as_os_str(),
+        "--scores-out".as_ref(),
+        scores.as_os_str(),
+    ]);
+    let text = std::fs::read_to_string(&scores).expect("scores");
+    assert_eq!(text.lines().count(), 1 + 275 + 1210);
+    let again: Value = serde_json::from_str(
+        run(&[
+            "--json".as_ref(),
+            "calibrate".as_ref(),
+            "--scores".as_ref(),
+            scores.as_os_str(),
+            "--far".as_ref(),
+            "1e-3".as_ref(),
+        ])
+        .trim(),
+    )
+    .expect("json");
+    assert_eq!(again["calibration"], v["calibration"]);
+    assert_eq!(again["photos"], Value::Null);
     let img = image::open(&plot).expect("plot is an image");
     assert_eq!((img.width(), img.height()), (1200, 500));
     let stats: Value = serde_json::from_str(&run(&[

@@ -289,39 +289,6 @@ pub fn edit(
     Ok(())
 }
 
-/// `gallery` plus random unit-length templates (named `synthetic-N`) up to
-/// `people`; the version goes up by one.
-pub fn synthetic(mut gallery: Gallery, people: usize) -> Gallery {
-    let dim = usize::from(gallery.header().embedding_dim);
-    let mut next_id = gallery.persons().iter().map(|p| p.id).max().unwrap_or(0) + 1;
-    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    while gallery.body.persons.len() < people {
-        let v: Vec<f32> = (0..dim)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-            })
-            .collect();
-        let e = facegate::vision::Embedding::normalised(v);
-        gallery.body.persons.push(facegate::gallery::Person {
-            id: next_id,
-            name: format!("synthetic-{next_id}")
-                .as_str()
-                .try_into()
-                .unwrap_or_default(),
-            badge: None,
-            valid_from: None,
-            valid_until: None,
-            templates: vec![facegate::gallery::quantise(&e, [0; 16])],
-        });
-        next_id += 1;
-    }
-    gallery.body.header.version += 1;
-    gallery
-}
-
 pub fn merge(a: &Gallery, b: &Gallery) -> Result<Gallery> {
     if a.header().model_id != b.header().model_id
         || a.header().embedding_dim != b.header().embedding_dim
@@ -483,8 +450,13 @@ fn plan_pairs(dir: &Path, a: &CalibrateArgs) -> Result<PairPlan> {
     Ok((photos, pairs))
 }
 
-/// Embeds every photo and scores the planned pairs (NaN where a photo had no face).
-fn score_pairs(vision: &Vision, dir: &Path, plan: PairPlan) -> (Vec<calibrate::ScoredPair>, usize) {
+/// Embeds every photo and scores the planned pairs (NaN where a photo had no
+/// face); also returns (photos embedded, photos without a face).
+fn score_pairs(
+    vision: &Vision,
+    dir: &Path,
+    plan: PairPlan,
+) -> (Vec<calibrate::ScoredPair>, Option<(usize, usize)>) {
     let (photos, pairs) = plan;
     let bar = ProgressBar::new(photos.len() as u64);
     let embeddings: Vec<Option<facegate::vision::Embedding>> = photos
@@ -518,7 +490,7 @@ fn score_pairs(vision: &Vision, dir: &Path, plan: PairPlan) -> (Vec<calibrate::S
             },
         })
         .collect();
-    (scored, failed)
+    (scored, Some((photos.len() - failed, failed)))
 }
 
 pub fn calibrate(
@@ -526,10 +498,10 @@ pub fn calibrate(
     a: CalibrateArgs,
     as_json: bool,
 ) -> Result<()> {
-    let (scored, failed) = match (a.scores, a.dir) {
+    let (scored, photos) = match (a.scores, a.dir) {
         (Some(path), _) => (
             calibrate::read_scores(path).map_err(|e| anyhow::anyhow!(e))?,
-            0,
+            None,
         ),
         (None, Some(dir)) => {
             let plan = plan_pairs(dir, &a)?;
@@ -543,7 +515,6 @@ pub fn calibrate(
     }
     let no_face = scored.iter().filter(|p| p.score.is_nan()).count();
     let (genuine, impostor) = calibrate::split(&scored);
-    let n = failed;
     let Some(cal) = calibrate::calibrate(&genuine, &impostor, a.far) else {
         bail!("need at least two people and one person with two photos");
     };
@@ -560,13 +531,21 @@ pub fn calibrate(
     if as_json {
         println!(
             "{}",
-            json!({"photos_without_face": n, "pairs_without_face": no_face, "calibration": cal})
+            json!({
+                "photos": photos.map(|p| p.0),
+                "photos_without_face": photos.map(|p| p.1),
+                "pairs_without_face": no_face,
+                "calibration": cal
+            })
         );
         return Ok(());
     }
+    if let Some((embedded, failed)) = photos {
+        println!("{embedded} photos embedded, {failed} without a usable face");
+    }
     println!(
-        "{} genuine and {} impostor pairs; {no_face} pairs with a photo without a face \
-         ({n} photos), counted as rejected",
+        "{} genuine and {} impostor pairs; {no_face} pairs with a photo without a face, \
+         counted as rejected",
         cal.genuine, cal.impostor
     );
     println!(

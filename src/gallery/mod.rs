@@ -418,3 +418,36 @@ fn validate(body: &Body) -> Result<(), GalleryError> {
     }
     Ok(())
 }
+
+/// `gallery` plus random unit-length templates (people named `synthetic-N`)
+/// up to `people` in all, version up by one: load and speed tests at a site's
+/// scale, where the real people still match.
+pub fn synthetic(mut gallery: Gallery, people: usize) -> Gallery {
+    let dim = usize::from(gallery.header().embedding_dim);
+    let mut next_id = gallery.persons().iter().map(|p| p.id).max().unwrap_or(0) + 1;
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    while gallery.body.persons.len() < people {
+        let v: Vec<f32> = (0..dim)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect();
+        gallery.body.persons.push(Person {
+            id: next_id,
+            name: format!("synthetic-{next_id}")
+                .as_str()
+                .try_into()
+                .unwrap_or_default(),
+            badge: None,
+            valid_from: None,
+            valid_until: None,
+            templates: vec![quantise(&Embedding::normalised(v), [0; 16])],
+        });
+        next_id += 1;
+    }
+    gallery.body.header.version += 1;
+    gallery
+}
