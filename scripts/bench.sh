@@ -26,6 +26,13 @@ target=${CARGO_TARGET_DIR:-target}
 
 cargo build --release -q
 bin=$target/release/facegate
+# Bench $1 with 1 and 2 threads; the lines matching $2.
+threads() {
+    for t in 1 2; do
+        echo
+        RAYON_NUM_THREADS=$t cargo bench --features ndarray --bench "$1" -q 2>/dev/null | grep -E "$2"
+    done
+}
 stamp() { echo "$(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src benches scripts Cargo.toml || echo ' with local changes')"; }
 
 for part in "${parts[@]}"; do
@@ -41,25 +48,15 @@ for part in "${parts[@]}"; do
             echo "Each row is timed beside its reference in the same process or script, in alternating rounds; ratios < 1 mean facegate is faster."
             echo
             echo "### Per model: burn vs onnxruntime (same ONNX weights, same input tensors)"
-            for t in 1 2; do
-                RAYON_NUM_THREADS=$t cargo bench --features ndarray --bench vision -q 2>/dev/null |
-                    grep -E '^\||thread'
-            done
+            threads vision '^\||thread'
             echo
             echo "### 1:N search: facegate int8 index vs numpy float32 (G @ q + argpartition)"
-            for t in 1 2; do
-                RAYON_NUM_THREADS=$t cargo bench --features ndarray --bench search -q 2>/dev/null |
-                    grep -E '^\||thread|gallery'
-            done
+            threads search '^\||thread|gallery'
             echo
             echo "### Whole pipeline: decode → detect → align → embed → 1:N search, per 640x480 frame"
             echo
             echo "Frames: 3 people in turn (30 of every 40 frames) and an empty hall; the same frames for all three systems."
-            for t in 1 2; do
-                echo
-                RAYON_NUM_THREADS=$t cargo bench --features ndarray --bench terminal -q 2>/dev/null |
-                    grep -E '^\||^#|dlib reference'
-            done
+            threads terminal '^\||^#|dlib reference'
         } >docs/bench/speed.md
         ;;
     device)
