@@ -452,16 +452,15 @@ fn gallery(action: &GalleryAction, json: bool) -> Result<()> {
             out,
             sign,
         } => {
-            let padded = facegate::gallery::synthetic(g::load(gallery, None)?, *people);
+            let base = g::load(gallery, None)?;
+            let real = base.persons().len();
+            let padded = facegate::gallery::synthetic(base, *people);
             g::save(&padded, out, opt(sign))?;
             println!(
                 "{}: {} people ({} random), version {}",
                 out.display(),
                 padded.persons().len(),
-                padded
-                    .persons()
-                    .len()
-                    .saturating_sub(g::load(gallery, None)?.persons().len()),
+                padded.persons().len() - real,
                 padded.header().version
             );
         }

@@ -96,31 +96,23 @@ pub fn import_models(paths: &ModelPaths, device: &Device) -> Result<Vec<PathBuf>
     sface.check_input_norm()?;
     let embedder = SFace::build(&mut sface, device)?;
     sface.0.finish()?;
-    let mut out = Vec::new();
-    for precision in [Precision::Fp32, Precision::Int8] {
-        let (yunet, sface) = (
-            paths.record("yunet", precision),
-            paths.record("sface", precision),
-        );
-        match precision {
-            Precision::Fp32 => {
-                save(detector.clone(), &yunet)?;
-                save(embedder.clone(), &sface)?;
-            }
-            Precision::Int8 => {
-                save(
-                    quantize::quantize(detector.clone(), quantize::DETECTOR_BLOCK),
-                    &yunet,
-                )?;
-                save(
-                    quantize::quantize(embedder.clone(), quantize::EMBEDDER_BLOCK),
-                    &sface,
-                )?;
-            }
-        }
-        out.extend([yunet, sface]);
-    }
-    Ok(out)
+    let out = [
+        paths.record("yunet", Precision::Fp32),
+        paths.record("sface", Precision::Fp32),
+        paths.record("yunet", Precision::Int8),
+        paths.record("sface", Precision::Int8),
+    ];
+    save(detector.clone(), &out[0])?;
+    save(embedder.clone(), &out[1])?;
+    save(
+        quantize::quantize(detector, quantize::DETECTOR_BLOCK),
+        &out[2],
+    )?;
+    save(
+        quantize::quantize(embedder, quantize::EMBEDDER_BLOCK),
+        &out[3],
+    )?;
+    Ok(out.to_vec())
 }
 
 /// How int8 weights are used at run time.
@@ -133,41 +125,6 @@ pub enum Int8Weights {
     PerCall,
 }
 
-/// Loads the detector record at `precision`.
-pub fn load_detector(
-    paths: &ModelPaths,
-    precision: Precision,
-    int8: Int8Weights,
-    device: &Device,
-) -> Result<YuNet, ModelError> {
-    let model = load(
-        YuNet::build(&mut Skeleton, device)?,
-        &paths.record("yunet", precision),
-    )?;
-    Ok(expand(model, int8))
-}
-
-/// Loads the embedder record at `precision`.
-pub fn load_embedder(
-    paths: &ModelPaths,
-    precision: Precision,
-    int8: Int8Weights,
-    device: &Device,
-) -> Result<SFace, ModelError> {
-    let model = load(
-        SFace::build(&mut Skeleton, device)?,
-        &paths.record("sface", precision),
-    )?;
-    Ok(expand(model, int8))
-}
-
-fn expand<M: Module>(model: M, int8: Int8Weights) -> M {
-    match int8 {
-        Int8Weights::ExpandAtLoad => quantize::dequantize(model),
-        Int8Weights::PerCall => model,
-    }
-}
-
 fn save<M: Module>(module: M, path: &Path) -> Result<(), ModelError> {
     // Write beside, then rename: a crash never leaves a half-written record.
     let tmp = path.with_extension("bpk.tmp");
@@ -178,19 +135,25 @@ fn save<M: Module>(module: M, path: &Path) -> Result<(), ModelError> {
     std::fs::rename(&tmp, path).map_err(|e| ModelError::io(path, e))
 }
 
-fn load<M: Module>(skeleton: M, path: &Path) -> Result<M, ModelError> {
+/// Loads the record at `path` into `skeleton`; int8 weights are expanded or
+/// kept as `int8` says (fp32 weights are left as they are).
+fn load<M: Module>(skeleton: M, path: &Path, int8: Int8Weights) -> Result<M, ModelError> {
     if !path.exists() {
         return Err(ModelError::Record {
             path: path.to_path_buf(),
             msg: "model file not found (scripts/fetch-models.sh makes it)".into(),
         });
     }
-    skeleton
+    let model = skeleton
         .try_load_file(path)
         .map_err(|e| ModelError::Record {
             path: path.to_path_buf(),
             msg: e.to_string(),
-        })
+        })?;
+    Ok(match int8 {
+        Int8Weights::ExpandAtLoad => quantize::dequantize(model),
+        Int8Weights::PerCall => model,
+    })
 }
 
 /// A face found in an image, aligned and embedded.
@@ -232,8 +195,16 @@ impl Vision {
         config: DetectorConfig,
     ) -> Result<Self, ModelError> {
         let device = backend.device()?;
-        let yunet = load_detector(paths, precision, int8, &device)?;
-        let sface = load_embedder(paths, precision, int8, &device)?;
+        let yunet = load(
+            YuNet::build(&mut Skeleton, &device)?,
+            &paths.record("yunet", precision),
+            int8,
+        )?;
+        let sface = load(
+            SFace::build(&mut Skeleton, &device)?,
+            &paths.record("sface", precision),
+            int8,
+        )?;
         Ok(Self {
             detector: Detector::new(yunet, device.clone(), config),
             embedder: Embedder::new(sface, device),
