@@ -12,10 +12,12 @@ import glob
 import json
 import os
 import sys
-import time
 
 import cv2
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from pipeline_rounds import report_best_round  # noqa: E402
 
 
 def main():
@@ -32,28 +34,24 @@ def main():
     gallery = gallery.reshape(meta["rows"], meta["dim"])
     # Frames arrive decoded from the camera: decode them before timing.
     frames = [cv2.imread(p) for p in sorted(glob.glob(os.path.join(workdir, "frames", "*.png")))]
-    best, faces = None, 0
-    for _ in range(rounds):
-        faces = 0
-        start = time.perf_counter()
-        for frame in frames:
-            small = cv2.resize(frame, (320, 240), interpolation=cv2.INTER_LINEAR)
-            _, found = detector.detect(small)
-            if found is None or len(found) == 0:
-                continue
-            face = max(found, key=lambda f: f[2] * f[3]).copy()
-            face[:14] *= frame.shape[1] / 320.0
-            if face[2] < 60:
-                continue
-            crop = recognizer.alignCrop(frame, face)
-            feature = recognizer.feature(crop).reshape(-1)
-            feature /= np.linalg.norm(feature)
-            scores = gallery @ feature
-            int(np.argmax(scores))
-            faces += 1
-        ms = (time.perf_counter() - start) * 1e3 / len(frames)
-        best = ms if best is None else min(best, ms)
-    print(json.dumps({"ms_per_frame": best, "faces": faces, "frames": len(frames)}))
+
+    def per_frame(frame):
+        small = cv2.resize(frame, (320, 240), interpolation=cv2.INTER_LINEAR)
+        _, found = detector.detect(small)
+        if found is None or len(found) == 0:
+            return False
+        face = max(found, key=lambda f: f[2] * f[3]).copy()
+        face[:14] *= frame.shape[1] / 320.0
+        if face[2] < 60:
+            return False
+        crop = recognizer.alignCrop(frame, face)
+        feature = recognizer.feature(crop).reshape(-1)
+        feature /= np.linalg.norm(feature)
+        scores = gallery @ feature
+        int(np.argmax(scores))
+        return True
+
+    report_best_round(frames, rounds, per_frame)
 
 
 if __name__ == "__main__":
