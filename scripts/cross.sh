@@ -8,18 +8,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET=aarch64-unknown-linux-gnu
-sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+source scripts/need.sh
 
 pkgs=()
 command -v aarch64-linux-gnu-gcc >/dev/null || pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 command -v qemu-aarch64-static >/dev/null || pkgs+=(qemu-user-static)
 # bindgen (v4l's V4L2 bindings) needs libclang; the arm64 kernel headers come
 # with libc6-dev-arm64-cross.
-compgen -G "/usr/lib/llvm-*/lib/libclang.so*" >/dev/null || pkgs+=(libclang-dev)
-if [ ${#pkgs[@]} -gt 0 ]; then
-    sudo_ apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive sudo_ apt-get install -y -qq "${pkgs[@]}" >/dev/null
-fi
+have_libclang || pkgs+=(libclang-dev)
+[ ${#pkgs[@]} -eq 0 ] || need_pkgs "${pkgs[@]}"
 
 toolchain=""
 if rustup target list --installed 2>/dev/null | grep -qx "$TARGET" ||
