@@ -22,7 +22,10 @@
 # The script installs nothing into a root itself; the packages setup.sh
 # installed (its "setup: installing" lines) are printed. apt, pip and cargo
 # download caches are kept under ~/.cache/facegate/fresh/ between runs (they
-# hold downloads only; every install happens again in the fresh root).
+# hold downloads only; every install happens again in the fresh root). The
+# host's network settings come along: its proxy and CA variables, and its
+# local CAs (/usr/local/share/ca-certificates, e.g. a TLS-inspecting proxy's),
+# which the root trusts once setup.sh has installed ca-certificates.
 #
 # --with-libclang-cpp: the root also gets libclang-cpp (libclang-cpp14 on
 #   bookworm, libclang-cpp19 on trixie) at creation, as stock desktop and
@@ -49,17 +52,26 @@ for a in "$@"; do
 done
 [ "$which" = all ] && suites=(bookworm trixie) || suites=("$which")
 [ "$(id -u)" = 0 ] || { echo "test-fresh: needs root (mmdebstrap, chroot, mount)" >&2; exit 2; }
-[ -d "$HOME/.rustup" ] && [ -x "$HOME/.cargo/bin/cargo" ] ||
-    { echo "test-fresh: needs the host's Rust toolchain in ~/.rustup and ~/.cargo/bin" >&2; exit 2; }
+if [ ! -d "$HOME/.rustup" ] || [ ! -x "$HOME/.cargo/bin/cargo" ]; then
+    echo "test-fresh: needs the host's Rust toolchain in ~/.rustup and ~/.cargo/bin" >&2
+    exit 2
+fi
 command -v mmdebstrap >/dev/null || {
     echo "test-fresh: installing mmdebstrap on the host" >&2
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
 }
 mkdir -p "$cache"
+# The host's network settings (proxy, CA bundle) hold in the roots as well.
+netenv=()
+for v in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY \
+    SSL_CERT_FILE SSL_CERT_DIR CURL_CA_BUNDLE REQUESTS_CA_BUNDLE PIP_CERT GIT_SSL_CAINFO; do
+    if [ -n "${!v:-}" ]; then netenv+=("$v=${!v}"); fi
+done
 
 # Mounts of the current root, innermost last; unmounted in reverse on exit.
 mounts=() tmp=""
+# shellcheck disable=SC2317 # run by the traps
 cleanup() {
     local i
     for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
@@ -102,14 +114,17 @@ root_tar() {
         esac
     fi
     if [ ! -s "$tar" ]; then
+        local t0=$SECONDS
         echo "test-fresh: building $suite minbase root ${extra[*]}" >&2
         mmdebstrap --quiet --variant=minbase --format=tar "${extra[@]}" "$suite" "$tar.part" "$mirror" >&2
         mv "$tar.part" "$tar"
+        echo "test-fresh: $tar built in $((SECONDS - t0)) s" >&2
     fi
     echo "$tar"
 }
 
 # What runs in the chroot, from the clone.
+# shellcheck disable=SC2016 # expanded in the chroot
 inside='
 set -euo pipefail
 cd /src/facegate
@@ -145,6 +160,12 @@ run_root() {
     mnt --bind /dev "$r/dev"
     mnt --bind /dev/pts "$r/dev/pts"
     cp -L /etc/resolv.conf "$r/etc/resolv.conf"
+    # The host's own CAs (a TLS-inspecting proxy's, say): ca-certificates,
+    # when setup.sh installs it, adds them to the root's store.
+    if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+        mkdir -p "$r/usr/local/share/ca-certificates"
+        cp /usr/local/share/ca-certificates/*.crt "$r/usr/local/share/ca-certificates/"
+    fi
     # Rust: the host's toolchain, read-only; the registry cache is writable.
     bind_ro "$HOME/.rustup" "$r/root/.rustup"
     bind_ro "$HOME/.cargo/bin" "$r/root/.cargo/bin"
@@ -161,7 +182,7 @@ run_root() {
     fi
     if [ -d "$shared/data" ]; then bind_ro "$shared" "$r/src/shared"; fi
 
-    chroot "$r" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+    chroot "$r" /usr/bin/env -i "${netenv[@]}" HOME=/root TERM=dumb LANG=C.UTF-8 \
         RUSTUP_HOME=/root/.rustup CARGO_HOME=/root/.cargo \
         PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         bash -c "$inside" 2>&1 | tee "$log"
@@ -179,8 +200,8 @@ for suite in "${suites[@]}"; do
     (set -e; run_root "$suite" "$log")
     rc=$?
     set -e
-    [ $rc = 0 ] && status=PASS || { status=FAIL; fail=1; }
-    installed=$(sed -n 's/^setup: installing //p' "$log" | tr '\n' ' ')
+    if [ $rc = 0 ]; then status=PASS; else status=FAIL fail=1; fi
+    installed=$(sed -n 's/^setup: installing //p' "$log" | paste -sd ' ')
     line="$status $suite$variant in $((SECONDS - start)) s; setup.sh installed: ${installed:-nothing}"
     echo "$line"
     results+=("$line")
