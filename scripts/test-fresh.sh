@@ -28,9 +28,9 @@
 # which the root trusts once setup.sh has installed ca-certificates.
 #
 # --with-libclang-cpp: the root also gets libclang-cpp (libclang-cpp14 on
-#   bookworm, libclang-cpp19 on trixie) at creation, as stock desktop and
-#   cloud images often have it through LLVM users. It is not bindgen's
-#   libclang: a probe that takes it for libclang (issue #12) fails here.
+#   bookworm, libclang-cpp19 on trixie) at creation, as the machine of issue
+#   #12 had it (it comes with whatever uses clang's C++ library). It is not
+#   bindgen's libclang: a probe that takes it for libclang fails here.
 # --uncommitted: also apply the worktree's uncommitted changes to tracked
 #   files to the clone (to try a change before committing it).
 #
