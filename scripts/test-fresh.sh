@@ -128,7 +128,7 @@ root_tar() {
 inside='
 set -euo pipefail
 cd /src/facegate
-step() { echo "== $*"; }
+step() { echo "== [${SECONDS}s] $*"; }
 step "scripts/setup.sh"
 source scripts/setup.sh
 step "scripts/setup.sh again: installs nothing"
@@ -144,12 +144,14 @@ step "DejaVu Sans"
 test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 step "../shared/data from the clone"
 test -f ../shared/data/id-photos-wikimedia/person_a_1.jpg
+step "done"
 '
 
 # Runs one root (in a subshell, so that errexit holds), its output in LOG.
 run_root() {
     local suite=$1 log=$2 tar r
     trap cleanup EXIT
+    trap 'exit 130' INT TERM HUP # a subshell does not inherit the traps
     tar=$(root_tar "$suite")
     tmp=$(mktemp -d /var/tmp/facegate-fresh.XXXXXX)
     r=$tmp/root
