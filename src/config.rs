@@ -75,9 +75,16 @@ pub struct TerminalConfig {
     pub models: Option<PathBuf>,
     /// Directory of trusted public keys (`*.pub`) for signed galleries.
     pub keys: Option<PathBuf>,
-    /// Refuse unsigned galleries.
-    #[serde(default)]
+    /// Refuse unsigned galleries (the default; only the demo turns it off).
+    #[serde(default = "yes")]
     pub require_signature: bool,
+    /// Refuse galleries whose match threshold is below this (default: the
+    /// model's floor, [`crate::vision::sface::MIN_COSINE_THRESHOLD`]); a
+    /// `[decision] threshold` below it is refused too.
+    pub min_threshold: Option<f32>,
+    /// This device's secret key for encrypted galleries (default:
+    /// `/var/lib/facegate/device-key`, used when it exists).
+    pub device_key: Option<PathBuf>,
     /// Compute backend (`flex` default).
     #[serde(default)]
     pub backend: Backend,
@@ -93,6 +100,9 @@ pub struct TerminalConfig {
     #[serde(default = "default_retry_ms")]
     pub camera_retry_max_ms: u64,
 }
+
+/// Where `facegate device-key` puts the device's key by default.
+pub const DEFAULT_DEVICE_KEY: &str = "/var/lib/facegate/device-key";
 
 /// `[events]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -138,6 +148,9 @@ impl Default for UpdateConfig {
     }
 }
 
+fn yes() -> bool {
+    true
+}
 fn default_site() -> String {
     "facegate".into()
 }
@@ -191,7 +204,35 @@ impl Config {
             .door
             .validate()
             .map_err(|e| invalid(format!("[door]: {e}")))?;
+        let floor = config.min_threshold();
+        if !(-1.0..=1.0).contains(&floor) {
+            return Err(invalid(format!(
+                "[terminal]: min_threshold {floor} is not a cosine score"
+            )));
+        }
+        if let Some(t) = config.decision.threshold
+            && t < floor
+        {
+            return Err(invalid(format!(
+                "[decision]: threshold {t} is below the floor of {floor} ([terminal] min_threshold)"
+            )));
+        }
         Ok(config)
+    }
+
+    /// The lowest gallery threshold this device accepts.
+    pub fn min_threshold(&self) -> f32 {
+        self.terminal
+            .min_threshold
+            .unwrap_or(crate::vision::sface::MIN_COSINE_THRESHOLD)
+    }
+
+    /// The device key file: configured, else the default path if it exists.
+    pub fn device_key(&self) -> Option<PathBuf> {
+        match &self.terminal.device_key {
+            Some(p) => Some(self.resolve(p)),
+            None => Some(PathBuf::from(DEFAULT_DEVICE_KEY)).filter(|p| p.exists()),
+        }
     }
 
     /// `path` resolved against the config file's directory.

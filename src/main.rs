@@ -35,6 +35,10 @@ struct Cli {
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Device secret key that decrypts encrypted galleries (default:
+    /// $FACEGATE_DEVICE_KEY).
+    #[arg(long, global = true)]
+    device_key: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -83,6 +87,13 @@ enum Command {
         /// Trusted public keys for a signed --update gallery.
         #[arg(long)]
         keys: Option<PathBuf>,
+        /// Use an --update gallery whose signature cannot be verified (the
+        /// output is marked as made from an unverified input).
+        #[arg(long)]
+        allow_unverified: bool,
+        /// Encrypt the people to the device public keys (*.x25519) in DIR.
+        #[arg(long, value_name = "DIR")]
+        encrypt_to: Option<PathBuf>,
     },
     /// Identify every face in an image against a gallery.
     Identify {
@@ -136,6 +147,12 @@ enum Command {
         /// Sign the updated gallery with this key.
         #[arg(long)]
         sign: Option<PathBuf>,
+        /// Trusted public keys for the signed --gallery.
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        /// Edit a --gallery whose signature cannot be verified.
+        #[arg(long)]
+        allow_unverified: bool,
         /// Cap on impostor pairs (evenly subsampled beyond it).
         #[arg(long, default_value_t = 2_000_000)]
         max_impostors: usize,
@@ -161,6 +178,29 @@ enum Command {
         #[command(subcommand)]
         action: ModelsAction,
     },
+    /// Make this device's X25519 key pair (galleries can be encrypted to its
+    /// public key): FILE (secret, 0600) and FILE.x25519 (public).
+    DeviceKey {
+        /// Secret key file.
+        #[arg(long, default_value = "/var/lib/facegate/device-key")]
+        out: PathBuf,
+        /// Do nothing when FILE exists (for a first-boot step).
+        #[arg(long)]
+        if_missing: bool,
+    },
+}
+
+/// `--keys DIR --allow-unverified` of the commands that edit a gallery.
+#[derive(clap::Args, Debug)]
+struct EditTrust {
+    /// Trusted public keys: a signed input must verify against them (or
+    /// against the --sign key itself).
+    #[arg(long)]
+    keys: Option<PathBuf>,
+    /// Edit an input whose signature cannot be verified (the output is
+    /// marked as made from an unverified input).
+    #[arg(long)]
+    allow_unverified: bool,
 }
 
 #[derive(Subcommand)]
@@ -191,6 +231,8 @@ enum GalleryAction {
         name: String,
         #[arg(long)]
         sign: Option<PathBuf>,
+        #[command(flatten)]
+        trust: EditTrust,
     },
     /// Rename a person.
     Rename {
@@ -199,6 +241,8 @@ enum GalleryAction {
         new: String,
         #[arg(long)]
         sign: Option<PathBuf>,
+        #[command(flatten)]
+        trust: EditTrust,
     },
     /// Merge B into A (same names: templates pooled) and write OUT.
     Merge {
@@ -208,6 +252,8 @@ enum GalleryAction {
         out: PathBuf,
         #[arg(long)]
         sign: Option<PathBuf>,
+        #[command(flatten)]
+        trust: EditTrust,
     },
     /// Pad GALLERY with random people up to PEOPLE in total and write OUT:
     /// memory and speed tests at a site's scale (the real people still match).
@@ -219,6 +265,8 @@ enum GalleryAction {
         out: PathBuf,
         #[arg(long)]
         sign: Option<PathBuf>,
+        #[command(flatten)]
+        trust: EditTrust,
     },
     /// Check integrity, model and (with --keys) signature.
     Verify {
@@ -300,24 +348,39 @@ fn run(cli: Cli) -> Result<ExitCode> {
             report,
             threshold,
             keys,
+            allow_unverified,
+            encrypt_to,
         } => {
             let args = g::EnrollArgs {
                 photos,
                 out,
-                sign: opt(sign),
                 update: opt(update),
                 report: opt(report),
                 threshold: *threshold,
-                keys: opt(keys),
+                encrypt_to: opt(encrypt_to),
+                trust: g::Trust {
+                    keys: opt(keys),
+                    sign: opt(sign),
+                    allow_unverified: *allow_unverified,
+                    device_key: opt(&cli.device_key),
+                },
             };
-            g::enroll(&vision()?, &paths, cli.precision, args, json)?;
+            g::enroll(&vision()?, args, json)?;
         }
         Command::Identify {
             image,
             gallery,
             top,
             keys,
-        } => g::identify(&vision()?, image, gallery, *top, opt(keys), json)?,
+        } => {
+            let trust = g::Trust {
+                keys: opt(keys),
+                device_key: opt(&cli.device_key),
+                ..g::Trust::default()
+            };
+            g::identify(&vision()?, image, gallery, *top, trust, json)?
+        }
+        Command::DeviceKey { out, if_missing } => g::device_key(out, *if_missing)?,
         Command::Keygen { out } => g::keygen(out)?,
         Command::Calibrate {
             dir,
@@ -325,6 +388,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             plot,
             gallery,
             sign,
+            keys,
+            allow_unverified,
             max_impostors,
             pairs,
             per_person,
@@ -337,7 +402,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 far: *far,
                 plot: opt(plot),
                 gallery: opt(gallery),
-                sign: opt(sign),
+                trust: g::Trust {
+                    keys: opt(keys),
+                    sign: opt(sign),
+                    allow_unverified: *allow_unverified,
+                    device_key: opt(&cli.device_key),
+                },
                 max_impostors: *max_impostors,
                 pairs: opt(pairs),
                 per_person: *per_person,
@@ -347,7 +417,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             g::calibrate(|| Ok(vision()?), args, json)?;
         }
-        Command::Gallery { action } => gallery(action, json)?,
+        Command::Gallery { action } => gallery(action, opt(&cli.device_key), json)?,
         Command::Events { action } => events(action, json)?,
         Command::Run { config } => return cli::run::run(config, cli.threads.is_some(), json),
     }
@@ -399,15 +469,28 @@ fn events(action: &EventsAction, json: bool) -> Result<()> {
     }
 }
 
-fn gallery(action: &GalleryAction, json: bool) -> Result<()> {
+fn gallery(action: &GalleryAction, device_key: Option<&std::path::Path>, json: bool) -> Result<()> {
+    let inspect = g::Trust {
+        device_key,
+        ..g::Trust::default()
+    };
+    let editing = |sign: &Option<PathBuf>, t: &EditTrust| g::Trust {
+        keys: opt(&t.keys),
+        sign: opt(sign),
+        allow_unverified: t.allow_unverified,
+        device_key,
+    };
     match action {
-        GalleryAction::List { gallery } => g::list(&g::load(gallery, None)?, json),
-        GalleryAction::Show { gallery, name } => g::show(&g::load(gallery, None)?, name, json)?,
+        GalleryAction::List { gallery } => g::list(&g::load(gallery, inspect)?, json),
+        GalleryAction::Show { gallery, name } => {
+            g::show(&g::load(gallery, inspect)?, name, json)?
+        }
         GalleryAction::Remove {
             gallery,
             name,
             sign,
-        } => g::edit(gallery, opt(sign), None, |gal| {
+            trust,
+        } => g::edit(gallery, editing(sign, trust), |gal| {
             let before = gal.body.persons.len();
             gal.body.persons.retain(|p| p.name.as_str() != name);
             anyhow::ensure!(gal.body.persons.len() < before, "no person named {name:?}");
@@ -418,7 +501,8 @@ fn gallery(action: &GalleryAction, json: bool) -> Result<()> {
             old,
             new,
             sign,
-        } => g::edit(gallery, opt(sign), None, |gal| {
+            trust,
+        } => g::edit(gallery, editing(sign, trust), |gal| {
             anyhow::ensure!(gal.find(new).is_none(), "{new:?} is already in the gallery");
             let new_name =
                 facegate::gallery::format::Name::try_from(new.as_str()).map_err(|_| {
@@ -436,8 +520,15 @@ fn gallery(action: &GalleryAction, json: bool) -> Result<()> {
             p.name = new_name;
             Ok(format!("renamed {old} to {new}"))
         })?,
-        GalleryAction::Merge { a, b, out, sign } => {
-            let merged = g::merge(&g::load(a, None)?, &g::load(b, None)?)?;
+        GalleryAction::Merge {
+            a,
+            b,
+            out,
+            sign,
+            trust,
+        } => {
+            let t = editing(sign, trust);
+            let merged = g::merge(&g::load_for_edit(a, t)?, &g::load_for_edit(b, t)?)?;
             g::save(&merged, out, opt(sign))?;
             println!(
                 "{}: {} people, version {}",
@@ -451,8 +542,9 @@ fn gallery(action: &GalleryAction, json: bool) -> Result<()> {
             people,
             out,
             sign,
+            trust,
         } => {
-            let base = g::load(gallery, None)?;
+            let base = g::load_for_edit(gallery, editing(sign, trust))?;
             let real = base.persons().len();
             let padded = facegate::gallery::synthetic(base, *people);
             g::save(&padded, out, opt(sign))?;
@@ -468,11 +560,17 @@ fn gallery(action: &GalleryAction, json: bool) -> Result<()> {
             gallery,
             keys,
             require_signature,
-        } => g::verify(gallery, opt(keys), *require_signature)?,
+        } => {
+            let trust = g::Trust {
+                keys: opt(keys),
+                ..inspect
+            };
+            g::verify(gallery, trust, *require_signature)?
+        }
         GalleryAction::Install { file, config } => g::install(file, config)?,
         GalleryAction::Rollback { config } => g::rollback(config)?,
         GalleryAction::Stats { gallery } => {
-            let gal: Gallery = g::load(gallery, None)?;
+            let gal: Gallery = g::load(gallery, inspect)?;
             g::stats(gallery, &gal, json)?;
         }
     }

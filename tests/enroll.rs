@@ -41,9 +41,7 @@ fn johns_without_last(root: &Path) -> Vec<(String, PathBuf)> {
 fn new_gallery() -> Gallery {
     Gallery::new(
         MODEL_ID,
-        common::models()
-            .embedder_sha256(Precision::default())
-            .expect("hash"),
+        common::facegate::vision::sface::WEIGHTS_SHA256,
         EMBEDDING_DIM as u16,
         DEFAULT_COSINE_THRESHOLD,
     )

@@ -41,9 +41,7 @@ impl Scene {
         let vision = common::vision(Backend::default(), DetectorConfig::default());
         let empty = Gallery::new(
             MODEL_ID,
-            common::models()
-                .embedder_sha256(Precision::default())
-                .unwrap(),
+            facegate::vision::sface::WEIGHTS_SHA256,
             EMBEDDING_DIM as u16,
             DEFAULT_COSINE_THRESHOLD,
         );
@@ -109,6 +107,7 @@ gallery = "gallery.fgal"
 models = "{models}"
 result_screen_ms = 300
 camera_retry_max_ms = 200
+require_signature = false
 [camera.replay]
 path = "scene.txt"
 {extra}
@@ -356,8 +355,8 @@ fn require_signed_updates(scene: &Scene) {
     let text = std::fs::read_to_string(scene.path("board.toml"))
         .unwrap()
         .replace(
-            "result_screen_ms = 300",
-            "result_screen_ms = 300\nkeys = \"keys\"\nrequire_signature = true",
+            "require_signature = false",
+            "keys = \"keys\"\nrequire_signature = true",
         )
         + "[update]\ninbox = \"inbox\"\npoll_ms = 100\n";
     std::fs::write(scene.path("board.toml"), text).unwrap();
@@ -548,4 +547,44 @@ fn gallery_install_cli() {
         signed.v1
     );
     let _ = signed.key;
+}
+
+#[test]
+fn a_clock_set_back_denies_people_with_a_window_and_is_logged() {
+    let scene = Scene::new("clock", "person_a_2.jpg x15\nblank x3\n", "", "fps = 10");
+    // Macron's access ends in 12 hours; the terminal last logged an event a
+    // day from now, so this clock is a day behind: he may be expired.
+    let now = facegate::gallery::now_unix();
+    let path = scene.path("gallery.fgal");
+    let mut g = Gallery::load(&path, &Default::default()).unwrap();
+    for p in &mut g.body.persons {
+        p.valid_until = Some(now + 12 * 3600);
+    }
+    g.save(&path, None).unwrap();
+    let mut log = events::EventLog::open(&scene.path("events.log"), Default::default()).unwrap();
+    let e = Event {
+        time_ms: (now + 24 * 3600) * 1000,
+        kind: EventKind::Stopped,
+        person_id: None,
+        name: None,
+        score: None,
+        frames: 0,
+        detail: None,
+    };
+    log.append(&e).unwrap();
+    drop(log);
+    let out = scene.run();
+    assert_eq!(out.count(EventKind::ClockWentBack), 1, "{:?}", out.kinds());
+    assert_eq!(out.count(EventKind::Granted), 0, "{:?}", out.kinds());
+    let denied = out.events.iter().find(|e| e.kind == EventKind::Denied);
+    assert!(
+        denied.is_some_and(|d| d.detail.as_deref().unwrap_or("").contains("Clock not set")),
+        "{:?}",
+        out.events
+    );
+    assert_eq!(out.relay_levels(), vec![false], "relay moved");
+    // With the clock right (no later event), the same person is let in.
+    let fresh = Scene::new("clock-ok", "person_a_2.jpg x15\nblank x3\n", "", "fps = 10");
+    g.save(&fresh.path("gallery.fgal"), None).unwrap();
+    assert_eq!(fresh.run().count(EventKind::Granted), 1);
 }

@@ -64,11 +64,14 @@ pub enum EventKind {
     LogExported,
     /// A door line could not be read or driven.
     DoorFault,
+    /// The system clock was found before the time floor (set back, or not
+    /// set after a power cut).
+    ClockWentBack,
 }
 
 impl EventKind {
     /// Every kind, in index order.
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 18] = [
         EventKind::Started,
         EventKind::Stopped,
         EventKind::Granted,
@@ -86,6 +89,7 @@ impl EventKind {
         EventKind::GalleryRolledBack,
         EventKind::LogExported,
         EventKind::DoorFault,
+        EventKind::ClockWentBack,
     ];
 
     /// Stable lower-case name for CSV, JSON and `--kind`.
@@ -108,6 +112,7 @@ impl EventKind {
             EventKind::GalleryRolledBack => "gallery-rolled-back",
             EventKind::LogExported => "log-exported",
             EventKind::DoorFault => "door-fault",
+            EventKind::ClockWentBack => "clock-went-back",
         }
     }
 }

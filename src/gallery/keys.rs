@@ -46,7 +46,7 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn read_hex32(path: &Path) -> Result<[u8; 32], KeyError> {
+pub(crate) fn read_hex32(path: &Path) -> Result<[u8; 32], KeyError> {
     let text = std::fs::read_to_string(path).map_err(|cause| KeyError::Io {
         path: path.to_path_buf(),
         cause,
@@ -106,7 +106,7 @@ pub fn generate(stem: &Path) -> Result<(PathBuf, PathBuf, SigningKey), KeyError>
     Ok((secret_path, public_path, key))
 }
 
-fn write_new(path: &Path, text: &str, mode: u32) -> Result<(), KeyError> {
+pub(crate) fn write_new(path: &Path, text: &str, mode: u32) -> Result<(), KeyError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let io = |cause| KeyError::Io {
@@ -151,6 +151,11 @@ impl Keyring {
             .map(|p| read_verifying_key(p))
             .collect::<Result<_, _>>()?;
         Ok(Self { keys })
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &[VerifyingKey] {
+        &self.keys
     }
 
     /// The key with id `id`.
