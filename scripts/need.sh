@@ -18,9 +18,12 @@ have_pkg() {
 # clang-sys (bindgen) looks for libclang.so, libclang-N.so or their versioned
 # names in the LLVM and multiarch library folders; libclang-cpp.so is a
 # different library that only shares the prefix. A candidate counts when it
-# loads (python's ctypes when python3 exists, else the file is taken).
+# loads (python's ctypes when python3 exists, else the file is taken), and
+# clang's own headers (stddef.h, from libclang-common-N-dev) are there too:
+# bindgen parses the V4L2 headers with them.
 have_libclang() {
     local f
+    compgen -G "/usr/lib/llvm-*/lib/clang/*/include/stddef.h" >/dev/null || return 1
     for f in ${LIBCLANG_PATH:+$LIBCLANG_PATH/libclang*.so*} /usr/lib/llvm-*/lib/libclang*.so* \
         /usr/lib/*-linux-gnu/libclang*.so* /usr/lib64/libclang*.so* /usr/lib/libclang*.so*; do
         [ -e "$f" ] || continue
