@@ -27,10 +27,13 @@ use serde_json::{Value, json};
 /// Raw network outputs vs onnxruntime: absolute, on every value (class and
 /// objectness after the sigmoid; box and landmark offsets in stride units).
 const RAW_TOL: f32 = 1e-3;
-/// Boxes and landmarks vs `FaceDetectorYN`, pixels.
-const PX_TOL: f32 = 0.5;
+/// Boxes and landmarks vs `FaceDetectorYN`, pixels. Both sides see the same
+/// pixels and the same weights, so only float rounding differs (about 1e-4 px
+/// between onnxruntime's outputs decoded and FaceDetectorYN); a decoding
+/// convention off by half a pixel fails.
+const PX_TOL: f32 = 0.05;
 /// Scores vs `FaceDetectorYN`.
-const SCORE_TOL: f32 = 1e-3;
+const SCORE_TOL: f32 = 1e-4;
 /// YuNet file OpenCV runs (models/onnx).
 const OPENCV_YUNET: &str = "face_detection_yunet_2023mar_int8bq.onnx";
 /// The head outputs in the order of facegate's 16 map channels per stride.
