@@ -21,7 +21,7 @@ use crate::camera::{self, CameraError, Frame, FrameSource};
 use crate::config::Config;
 use crate::display::{self, Panel, Screen};
 use crate::door::{self, DoorEvent, DoorHandle, SimPins};
-use crate::events::{Event, EventKind, EventLog, Rotation};
+use crate::events::{Event, EventKind, EventLog};
 use crate::gallery::{Gallery, Index, Keyring, Policy, now_unix};
 use crate::update::{Loaded, Store, UpdateError, Updates};
 use crate::vision::sface::MODEL_ID;
@@ -148,14 +148,8 @@ impl Terminal {
             None => Box::new(display::NoPanel),
         };
         let log_path = config.resolve(&config.events.path);
-        let log = EventLog::open(
-            &log_path,
-            Rotation {
-                max_bytes: config.events.max_bytes,
-                keep: config.events.keep,
-            },
-        )
-        .with_context(|| format!("opening the event log {}", log_path.display()))?;
+        let log = EventLog::open(&log_path, config.events.rotation())
+            .with_context(|| format!("opening the event log {}", log_path.display()))?;
         let recovery = log.recovery();
         if recovery.truncated_bytes > 0 {
             warn!(
