@@ -66,13 +66,15 @@ pub enum EventKind {
     GalleryRolledBack,
     /// The event log was exported.
     LogExported,
-    /// A door line could not be read or driven.
+    /// A door line could not be read or driven, or the door thread stopped.
     DoorFault,
+    /// A door line works again.
+    DoorFaultCleared,
 }
 
 impl EventKind {
     /// Every kind, in index order.
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 18] = [
         EventKind::Started,
         EventKind::Stopped,
         EventKind::Granted,
@@ -90,6 +92,7 @@ impl EventKind {
         EventKind::GalleryRolledBack,
         EventKind::LogExported,
         EventKind::DoorFault,
+        EventKind::DoorFaultCleared,
     ];
 
     /// Stable lower-case name for CSV, JSON and `--kind`.
@@ -112,6 +115,7 @@ impl EventKind {
             EventKind::GalleryRolledBack => "gallery-rolled-back",
             EventKind::LogExported => "log-exported",
             EventKind::DoorFault => "door-fault",
+            EventKind::DoorFaultCleared => "door-fault-cleared",
         }
     }
 }

@@ -353,10 +353,17 @@ impl Terminal {
                 (e.person_id, e.name, e.score, e.frames) =
                     (Some(id), Some(name.clone()), Some(score), frames as u16);
                 match validity_problem(p.valid_from, p.valid_until, now_unix()) {
-                    None => {
-                        self.door.unlock();
+                    // False if the door thread is gone: nothing moves the relay.
+                    None if self.door.unlock() => {
                         info!(%name, score, frames, "granted");
                         self.show(Screen::Granted { name }, hold);
+                    }
+                    None => {
+                        warn!(%name, score, "recognised, but {}", door::NOT_RUNNING);
+                        e.kind = EventKind::DoorFault;
+                        e.detail = Some(door::NOT_RUNNING.into());
+                        let message = "Door not unlocked".to_string();
+                        self.show(Screen::Fault { message }, hold);
                     }
                     Some(reason) => {
                         info!(%name, score, %reason, "denied");
@@ -462,10 +469,14 @@ impl Terminal {
                     warn!(%msg, "door fault");
                     EventKind::DoorFault
                 }
+                DoorEvent::FaultCleared(msg) => {
+                    info!(%msg, "door fault cleared");
+                    EventKind::DoorFaultCleared
+                }
             };
             info!(event = %kind, "door");
             let detail = match e {
-                DoorEvent::Fault(msg) => Some(msg),
+                DoorEvent::Fault(msg) | DoorEvent::FaultCleared(msg) => Some(msg),
                 _ => None,
             };
             self.record(event(kind, detail));
