@@ -114,6 +114,9 @@ pub struct EventsConfig {
     pub max_bytes: u64,
     /// Rotated files kept.
     pub keep: u32,
+    /// Delete records older than this many days (0: keep them until `keep`
+    /// pushes them out).
+    pub max_age_days: u32,
 }
 
 impl Default for EventsConfig {
@@ -122,6 +125,20 @@ impl Default for EventsConfig {
             path: "/var/lib/facegate/events.log".into(),
             max_bytes: 1 << 20,
             keep: 4,
+            // Movement logs at a workplace: three months (CNIL guidance).
+            max_age_days: 90,
+        }
+    }
+}
+
+impl EventsConfig {
+    /// Rotation and retention of the log.
+    pub fn rotation(&self) -> crate::events::Rotation {
+        crate::events::Rotation {
+            max_bytes: self.max_bytes,
+            keep: self.keep,
+            max_age: (self.max_age_days > 0)
+                .then(|| std::time::Duration::from_secs(u64::from(self.max_age_days) * 86_400)),
         }
     }
 }
@@ -270,6 +287,10 @@ relay = "GPIO17"
             PathBuf::from("board/gallery.fgal")
         );
         assert!(c.display.is_none());
+        let r = c.events.rotation();
+        assert_eq!(r.max_age, Some(std::time::Duration::from_secs(90 * 86_400)));
+        let off = parse(&format!("{MINIMAL}\n[events]\nmax_age_days = 0\n")).unwrap();
+        assert_eq!(off.events.rotation().max_age, None);
     }
 
     #[test]

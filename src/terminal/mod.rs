@@ -24,7 +24,7 @@ use crate::camera::{self, CameraError, Frame, FrameSource};
 use crate::config::Config;
 use crate::display::{self, Panel, Screen};
 use crate::door::{self, DoorEvent, DoorHandle, SimPins};
-use crate::events::{Event, EventKind, EventLog, Rotation};
+use crate::events::{Event, EventKind, EventLog};
 use crate::gallery::{DeviceKey, Gallery, Index, Keyring, Policy, now_unix};
 use crate::update::{Loaded, Store, UpdateError, Updates};
 use crate::vision::sface::{MODEL_ID, WEIGHTS_SHA256};
@@ -163,14 +163,8 @@ impl Terminal {
             None => Box::new(display::NoPanel),
         };
         let log_path = config.resolve(&config.events.path);
-        let log = EventLog::open(
-            &log_path,
-            Rotation {
-                max_bytes: config.events.max_bytes,
-                keep: config.events.keep,
-            },
-        )
-        .with_context(|| format!("opening the event log {}", log_path.display()))?;
+        let log = EventLog::open(&log_path, config.events.rotation())
+            .with_context(|| format!("opening the event log {}", log_path.display()))?;
         let recovery = log.recovery();
         if recovery.truncated_bytes > 0 {
             warn!(
@@ -390,10 +384,17 @@ impl Terminal {
                     (Some(id), Some(name.clone()), Some(score), frames as u16);
                 let trusted = self.check_clock();
                 match validity_problem(valid_from, valid_until, now_unix(), trusted) {
-                    None => {
-                        self.door.unlock();
+                    // False if the door thread is gone: nothing moves the relay.
+                    None if self.door.unlock() => {
                         info!(%name, score, frames, "granted");
                         self.show(Screen::Granted { name }, hold);
+                    }
+                    None => {
+                        warn!(%name, score, "recognised, but {}", door::NOT_RUNNING);
+                        e.kind = EventKind::DoorFault;
+                        e.detail = Some(door::NOT_RUNNING.into());
+                        let message = "Door not unlocked".to_string();
+                        self.show(Screen::Fault { message }, hold);
                     }
                     Some(reason) => {
                         info!(%name, score, %reason, "denied");
@@ -499,10 +500,14 @@ impl Terminal {
                     warn!(%msg, "door fault");
                     EventKind::DoorFault
                 }
+                DoorEvent::FaultCleared(msg) => {
+                    info!(%msg, "door fault cleared");
+                    EventKind::DoorFaultCleared
+                }
             };
             info!(event = %kind, "door");
             let detail = match e {
-                DoorEvent::Fault(msg) => Some(msg),
+                DoorEvent::Fault(msg) | DoorEvent::FaultCleared(msg) => Some(msg),
                 _ => None,
             };
             self.record(event(kind, detail));

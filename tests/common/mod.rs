@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod scene;
 pub mod sets;
 
 use facegate::vision::{Backend, DetectorConfig, ModelPaths, Precision, Vision};
