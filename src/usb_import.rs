@@ -136,7 +136,9 @@ pub fn open_dir(path: &Path) -> Result<OwnedFd, ImportError> {
     let shown = path.display().to_string();
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     rustix::fs::openat(CWD, path, flags, Mode::empty()).map_err(|e| match e {
+        // O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR.
         Errno::LOOP => ImportError::Symlink { path: shown },
+        Errno::NOTDIR if path.is_symlink() => ImportError::Symlink { path: shown },
         Errno::NOTDIR => ImportError::WrongType {
             path: shown,
             found: "not a directory",

@@ -20,6 +20,7 @@ use ed25519_dalek::SigningKey;
 use facegate::events::{Event, EventKind, EventLog, Rotation};
 use facegate::gallery::keys::hex;
 
+#[path = "usb_import/images.rs"]
 mod images;
 
 const SITE: &str = "Demo lobby";
