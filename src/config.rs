@@ -153,6 +153,10 @@ pub struct UpdateConfig {
     pub max_bytes: u64,
     /// How often the inbox and the installed gallery are checked, milliseconds.
     pub poll_ms: u64,
+    /// Directory of admin public keys (`*.pub`) whose signed
+    /// `facegate/export-request` on a USB stick gets the event log written
+    /// to it (default: `[terminal] keys`; no keys: no exports).
+    pub admin_keys: Option<PathBuf>,
 }
 
 impl Default for UpdateConfig {
@@ -161,6 +165,7 @@ impl Default for UpdateConfig {
             inbox: "/var/lib/facegate/inbox".into(),
             max_bytes: 64 << 20,
             poll_ms: 1000,
+            admin_keys: None,
         }
     }
 }

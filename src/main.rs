@@ -173,6 +173,50 @@ enum Command {
         #[arg(long)]
         scores_out: Option<PathBuf>,
     },
+    /// Copy a mounted USB stick's facegate/gallery.fgal into the inbox
+    /// (run by board/usb-import.sh as the facegate user; no symlinks followed).
+    UsbImport {
+        /// The stick's mount point.
+        #[arg(long)]
+        from: PathBuf,
+        /// The terminal's board config (inbox, max_bytes).
+        #[arg(long, default_value = "/etc/facegate/facegate.toml")]
+        config: PathBuf,
+        /// Partition name, for logs and the inbox file name.
+        #[arg(long, default_value = "usb")]
+        partition: std::ffi::OsString,
+    },
+    /// Write the event log to a mounted USB stick that carries a valid
+    /// signed facegate/export-request (exit 1 if it does not).
+    UsbExport {
+        /// The stick's mount point.
+        #[arg(long)]
+        from: PathBuf,
+        /// The terminal's board config (site, keys, event log).
+        #[arg(long, default_value = "/etc/facegate/facegate.toml")]
+        config: PathBuf,
+        /// Partition name, for logs.
+        #[arg(long, default_value = "usb")]
+        partition: std::ffi::OsString,
+        /// Only check the request; write nothing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Make a signed request for a terminal's event log, to put on a USB stick.
+    ExportRequest {
+        /// Admin secret key (from `facegate keygen`; its .pub on the terminal).
+        #[arg(long)]
+        sign: PathBuf,
+        /// The terminal's site name ([terminal] site).
+        #[arg(long)]
+        site: String,
+        /// How long the request is valid (at most 31d).
+        #[arg(long, default_value = "24h")]
+        valid: String,
+        /// Where to write it, e.g. /media/usb/facegate/export-request.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Manage models.
     Models {
         #[command(subcommand)]
@@ -420,6 +464,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Gallery { action } => gallery(action, opt(&cli.device_key), json)?,
         Command::Events { action } => events(action, json)?,
         Command::Run { config } => return cli::run::run(config, cli.threads.is_some(), json),
+        Command::UsbImport {
+            from,
+            config,
+            partition,
+        } => return cli::usb::import(from, config, partition),
+        Command::UsbExport {
+            from,
+            config,
+            partition,
+            check,
+        } => return cli::usb::export(from, config, partition, *check),
+        Command::ExportRequest {
+            sign,
+            site,
+            valid,
+            out,
+        } => cli::usb::make_request(sign, site, valid, out)?,
     }
     Ok(ExitCode::SUCCESS)
 }
