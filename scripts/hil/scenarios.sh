@@ -1,0 +1,199 @@
+#!/bin/sh
+# The VM test's scenarios, run by the guest's init (scripts/hil/init.sh) on a
+# real arm64 kernel: `facegate run --config board/qemu.toml` on vivid (camera)
+# and gpio-sim (relay GPIO17, door contact GPIO27, exit button GPIO22).
+# Every check reads the kernel's state, not the terminal's own logs: the relay
+# line's level sampled from gpio-sim's sysfs every millisecond
+# (`facegate-hil sample`), line ownership from debugfs, open files from /proc,
+# inputs driven through gpio-sim's pulls. Only the event log, the terminal's
+# product, is read with `facegate events list`. Exit status: failed checks.
+set -u
+H=/hil
+O=$H/out
+HIL=$H/facegate-hil
+PULSE_MS=1500 # board/qemu.toml [door] pulse_ms
+fails=0
+
+ms() { read -r up _ </proc/uptime; echo "${up%.*}${up#*.}0"; }
+log() { echo "$(ms) hil: $*"; }
+pass() { echo "PASS $*"; }
+fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+# wait_until SECONDS COMMAND: polls COMMAND every 0.1 s; false on timeout.
+wait_until() {
+    local end=$(($(ms) + $1 * 1000))
+    shift
+    while ! eval "$@"; do
+        [ "$(ms)" -lt "$end" ] || return 1
+        sleep 0.1
+    done
+}
+show() { echo "$1" >/run/show; }
+rises() { grep -c ' 1$' "$O/relay.log"; }
+# pulse N: "RISE_MS LENGTH_MS" of the Nth relay pulse, once it has ended.
+pulse() {
+    awk -v n="$1" '$3 == 1 { c++; if (c == n) r = $1 }
+        $3 == 0 && r && !f { f = $1 } END { if (r && f) print r, f - r }' "$O/relay.log"
+}
+# check_pulse N WHAT: the Nth pulse exists and lasts PULSE_MS +- 50 ms.
+check_pulse() {
+    if ! wait_until 10 '[ -n "$(pulse $1)" ]'; then
+        fail "$2: pulse $1 did not end"
+        return
+    fi
+    set -- $(pulse "$1") "$2"
+    if [ "$2" -ge $((PULSE_MS - 50)) ] && [ "$2" -le $((PULSE_MS + 50)) ]; then
+        pass "$3: relay pulse $2 ms (configured $PULSE_MS +- 50)"
+    else
+        fail "$3: relay pulse $2 ms (configured $PULSE_MS +- 50)"
+    fi
+}
+events() { $H/facegate events list --log "$O/events.log" --kind "$1" 2>/dev/null | tail -n +2 | grep -c .; }
+press_exit() { echo pull-down >"$EXIT"; sleep 0.2; echo pull-up >"$EXIT"; }
+
+# gpio-sim: one bank, lines named like the Pi's header lines.
+G=/sys/kernel/config/gpio-sim/hil
+mkdir "$G" "$G/bank0"
+echo 3 >"$G/bank0/num_lines"
+i=0
+for name in GPIO17 GPIO27 GPIO22; do
+    mkdir "$G/bank0/line$i"
+    echo "$name" >"$G/bank0/line$i/name"
+    i=$((i + 1))
+done
+echo 1 >"$G/live"
+S=/sys/devices/platform/$(cat "$G/dev_name")/$(cat "$G/bank0/chip_name")
+RELAY=$S/sim_gpio0/value
+CONTACT=$S/sim_gpio1/pull
+EXIT=$S/sim_gpio2/pull
+echo pull-down >"$CONTACT" # reed switch closed: door shut
+echo pull-up >"$EXIT"      # button released (active low)
+log "gpio-sim $(cat "$G/bank0/chip_name"): $(grep -c GPIO /sys/kernel/debug/gpio) lines named"
+
+# vivid: HDMI capture /dev/video0 loops back output /dev/video1.
+show blank
+$HIL timings /dev/video0 || fail "setting vivid's capture timings"
+$HIL feed /dev/video1 /run/show 10 >"$O/feed.log" 2>&1 &
+$HIL sample "$O/relay.log" "$RELAY" &
+wait_until 20 'grep -q streaming "$O/feed.log"' || fail "feeder did not start"
+
+start_terminal() {
+    FACEGATE_LOG=${FACEGATE_LOG:-info} $H/facegate run --config $H/board/qemu.toml >>"$O/facegate.log" 2>&1 &
+    FG=$!
+    local t0
+    t0=$(ms)
+    if wait_until 600 'grep -q "facegate-relay.*out" /sys/kernel/debug/gpio && ls -l /proc/$FG/fd 2>/dev/null | grep -q /dev/video0'; then
+        log "terminal $FG up in $(($(ms) - t0)) ms: relay line requested, /dev/video0 open"
+        grep facegate /sys/kernel/debug/gpio
+    else
+        fail "terminal did not come up"
+        tail -20 "$O/facegate.log"
+        exit 1
+    fi
+}
+start_terminal
+sleep 3
+
+# 1. An enrolled face: exactly one pulse; the person leaves as the door opens.
+t0=$(ms)
+show $H/scene/person_a_2.jpg
+if wait_until 240 '[ "$(rises)" -ge 1 ]'; then
+    show blank
+    set -- $(awk '$3 == 1 { print $1; exit }' "$O/relay.log")
+    log "enrolled face shown at $t0, relay up at $1: $(($1 - t0)) ms from the face to the pulse"
+    check_pulse 1 "enrolled face"
+    # Retrigger is 5 s: any later pulse comes from frames older than the scene.
+    sleep 25
+    n=$(rises)
+    if [ "$n" -eq 1 ]; then
+        pass "enrolled face: exactly one pulse (no second grant in 25 s after the person left)"
+    else
+        set -- $(pulse 2)
+        fail "enrolled face: $n pulses; the second at ${1:-?} (the terminal still saw the face after it left)"
+    fi
+    [ "$(events granted)" -ge 1 ] && pass "enrolled face: granted event logged" || fail "no granted event"
+else
+    fail "enrolled face: no relay pulse within 240 s"
+    show blank
+fi
+before=$(rises)
+
+# 2. A face nobody enrolled: an unknown event and no pulse.
+show $H/scene/impostor_1.jpg
+if wait_until 240 '[ "$(events unknown)" -ge 1 ]'; then
+    pass "unknown face: unknown event logged"
+else
+    fail "unknown face: no unknown event within 240 s"
+fi
+show blank
+sleep 2
+[ "$(rises)" -eq "$before" ] && pass "unknown face: no relay pulse" || fail "unknown face: the relay pulsed"
+
+# 3. The exit button (gpio-sim pull on GPIO22): one pulse.
+sleep 6
+before=$(rises)
+t0=$(ms)
+press_exit
+if wait_until 10 '[ "$(rises)" -gt "$before" ]'; then
+    set -- $(awk -v n=$((before + 1)) '$3 == 1 && ++c == n { print $1 }' "$O/relay.log")
+    log "exit button pressed at $t0, relay up at $1 ($(($1 - t0)) ms)"
+    check_pulse $((before + 1)) "exit button"
+else
+    fail "exit button: no pulse"
+fi
+
+# 4. Door held open (contact GPIO27 pulled high) past held_open_s = 3.
+before=$(rises)
+press_exit
+wait_until 10 '[ "$(rises)" -gt "$before" ]'
+echo pull-up >"$CONTACT"
+if wait_until 30 '[ "$(events door-held-open)" -ge 1 ]'; then
+    pass "door held open: alarm event logged"
+else
+    fail "door held open: no door-held-open event"
+fi
+echo pull-down >"$CONTACT"
+wait_until 10 '[ "$(events door-closed)" -ge 1 ]' && pass "door closed: event logged" || fail "no door-closed event"
+
+# 5. The camera goes away (vivid unbound) and comes back.
+lost=$(events camera-lost)
+echo vivid.0 >/sys/bus/platform/drivers/vivid/unbind
+log "vivid unbound"
+wait_until 30 '[ "$(events camera-lost)" -gt "$lost" ]' && pass "camera unbound: camera-lost event" || fail "no camera-lost event"
+sleep 3
+echo vivid.0 >/sys/bus/platform/drivers/vivid/bind && $HIL timings /dev/video0
+log "vivid bound again"
+if wait_until 60 '[ "$(events camera-recovered)" -ge 1 ]'; then
+    pass "camera back: camera-recovered event"
+else
+    fail "no camera-recovered event"
+fi
+wait_until 30 'ls -l /proc/$FG/fd 2>/dev/null | grep -q /dev/video0' && pass "camera back: the terminal has /dev/video0 open again" || fail "camera not reopened"
+
+# 6. SIGKILL in the middle of a pulse: the kernel releases the line.
+before=$(rises)
+press_exit
+if wait_until 10 '[ "$(rises)" -gt "$before" ]'; then
+    sleep 0.3
+    kill -9 "$FG"
+    t_kill=$(ms)
+    wait "$FG" 2>/dev/null
+    sleep 0.5
+    set -- $(awk -v n=$((before + 1)) '$3 == 1 && ++c == n { r = 1; next } r && $3 == 0 { print $1; exit }' "$O/relay.log")
+    log "SIGKILL at $t_kill mid-pulse; relay low at ${1:-never}; line now $(cat "$RELAY")"
+    if [ "$(cat "$RELAY")" = 0 ] && [ -n "${1:-}" ] && [ "$1" -lt $((t_kill + PULSE_MS - 400)) ]; then
+        pass "SIGKILL mid-pulse: relay line back to 0 (locked) $(($1 - t_kill)) ms after the kill, before the pulse's end"
+    else
+        fail "SIGKILL mid-pulse: relay line $(cat "$RELAY"), fell at ${1:-never}"
+    fi
+    grep -q facegate-relay /sys/kernel/debug/gpio && fail "relay line still requested after SIGKILL" ||
+        pass "SIGKILL: the kernel released the relay line (debugfs: $(grep GPIO17 /sys/kernel/debug/gpio | tr -s ' '))"
+else
+    fail "SIGKILL: no pulse to interrupt"
+fi
+
+echo "== event log"
+$H/facegate events list --log "$O/events.log"
+echo "== relay transitions (CLOCK_BOOTTIME ms)"
+cat "$O/relay.log"
+echo "== $fails failed"
+exit "$fails"
