@@ -63,7 +63,8 @@ echo "== enrolling the test gallery (host binary)" >&2
 "$host_bin" enroll "$work/people" --out "$share/gallery.fgal" >"$work/enroll.log" 2>&1 ||
     { cat "$work/enroll.log"; exit 1; }
 
-# The initramfs: busybox, the arm64 glibc, the modules in load order, /init.
+# The initramfs: busybox, the arm64 glibc, the modules in load order (vivid,
+# bochs-drm for a framebuffer on qemu's bochs-display, 9p), /init.
 rd=$work/initramfs
 mkdir -p "$rd"/{bin,lib/modules,proc,sys,dev,run,hil}
 cp "$BUSYBOX/bin/busybox" "$rd/bin/"
@@ -80,7 +81,7 @@ add_module() { # PATH [ARGS]: once each, in dependency order
     cp "$1" "$rd/lib/modules/"
     echo "$name ${2:-}" >>"$rd/lib/modules/order"
 }
-for m in virtio_pci 9pnet_virtio 9p configfs vivid; do
+for m in virtio_pci 9pnet_virtio 9p configfs vivid bochs; do
     while read -r _ path args; do
         [ "${path##*/}" = vivid.ko ] && args="n_devs=1 node_types=0x101 vid_cap_nr=0 vid_out_nr=1 num_inputs=1 input_types=0x3 num_outputs=1 output_types=0x1 loop_video=1"
         add_module "$path" "$args"
@@ -98,6 +99,7 @@ timeout --foreground "${HIL_TIMEOUT:-1500}" qemu-system-aarch64 -M virt -cpu cor
     -kernel "$KDIR/boot/vmlinuz-$KVER" -initrd "$work/initramfs.gz" \
     -append "console=ttyAMA0 quiet loglevel=4 panic=-1" \
     -virtfs "local,path=$share,mount_tag=hil,security_model=none,id=hil" \
+    -device bochs-display,xres=320,yres=240 \
     </dev/null | tee "$share/out/console.log" || true
 echo "hil: guest ran $(($(date +%s) - t0)) s; results in $share/out" >&2
 status=$(cat "$share/out/status" 2>/dev/null || echo "no status (the guest did not finish)")

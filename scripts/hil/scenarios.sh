@@ -18,15 +18,19 @@ ms() { read -r up _ </proc/uptime; echo "${up%.*}${up#*.}0"; }
 log() { echo "$(ms) hil: $*"; }
 pass() { echo "PASS $*"; }
 fail() { echo "FAIL $*"; fails=$((fails + 1)); }
-# wait_until SECONDS COMMAND: polls COMMAND every 0.1 s; false on timeout.
+# wait_until SECONDS COMMAND: polls COMMAND every $EVERY s (0.1); false on timeout.
 wait_until() {
     local end=$(($(ms) + $1 * 1000))
     shift
     while ! eval "$@"; do
         [ "$(ms)" -lt "$end" ] || return 1
-        sleep 0.1
+        sleep "${EVERY:-0.1}"
     done
 }
+# wait_event SECONDS KIND [N]: at least N (1) KIND events in the log. Polls
+# once a second: every look starts the facegate binary, which costs the
+# terminal CPU time under TCG.
+wait_event() { EVERY=1 wait_until "$1" "[ \"\$(events $2)\" -ge ${3:-1} ]"; }
 show() { echo "$1" >/run/show; }
 rises() { grep -c ' 1$' "$O/relay.log"; }
 # pulse N: "RISE_MS LENGTH_MS" of the Nth relay pulse, once it has ended.
@@ -92,12 +96,20 @@ start_terminal() {
 }
 start_terminal
 sleep 3
+log "framebuffer at idle (colour share): $($HIL fbpeek /dev/fb0 | tr '\n' ' ')"
 
 # 1. An enrolled face: exactly one pulse; the person leaves as the door opens.
 t0=$(ms)
 show $H/scene/person_a_2.jpg
 if wait_until 240 '[ "$(rises)" -ge 1 ]'; then
     show blank
+    fb=$($HIL fbpeek /dev/fb0 | tr '\n' ' ')
+    # The granted screen: green (18, 150, 72) header and tick, ~15% of it.
+    if echo "$fb" | awk '{ for (i = 1; i < NF; i += 2) if ($i == "129648" && $(i + 1) >= 0.05) ok = 1 } END { exit !ok }'; then
+        pass "enrolled face: /dev/fb0 shows the green granted screen ($fb)"
+    else
+        fail "enrolled face: /dev/fb0 shows $fb, not the green (129648) granted screen"
+    fi
     set -- $(awk '$3 == 1 { print $1; exit }' "$O/relay.log")
     log "enrolled face shown at $t0, relay up at $1: $(($1 - t0)) ms from the face to the pulse"
     check_pulse 1 "enrolled face"
@@ -119,7 +131,7 @@ before=$(rises)
 
 # 2. A face nobody enrolled: an unknown event and no pulse.
 show $H/scene/impostor_1.jpg
-if wait_until 240 '[ "$(events unknown)" -ge 1 ]'; then
+if wait_event 240 unknown; then
     pass "unknown face: unknown event logged"
 else
     fail "unknown face: no unknown event within 240 s"
@@ -146,23 +158,23 @@ before=$(rises)
 press_exit
 wait_until 10 '[ "$(rises)" -gt "$before" ]'
 echo pull-up >"$CONTACT"
-if wait_until 30 '[ "$(events door-held-open)" -ge 1 ]'; then
+if wait_event 30 door-held-open; then
     pass "door held open: alarm event logged"
 else
     fail "door held open: no door-held-open event"
 fi
 echo pull-down >"$CONTACT"
-wait_until 10 '[ "$(events door-closed)" -ge 1 ]' && pass "door closed: event logged" || fail "no door-closed event"
+wait_event 10 door-closed && pass "door closed: event logged" || fail "no door-closed event"
 
 # 5. The camera goes away (vivid unbound) and comes back.
 lost=$(events camera-lost)
 echo vivid.0 >/sys/bus/platform/drivers/vivid/unbind
 log "vivid unbound"
-wait_until 30 '[ "$(events camera-lost)" -gt "$lost" ]' && pass "camera unbound: camera-lost event" || fail "no camera-lost event"
+wait_event 30 camera-lost $((lost + 1)) && pass "camera unbound: camera-lost event" || fail "no camera-lost event"
 sleep 3
 echo vivid.0 >/sys/bus/platform/drivers/vivid/bind && $HIL timings /dev/video0
 log "vivid bound again"
-if wait_until 60 '[ "$(events camera-recovered)" -ge 1 ]'; then
+if wait_event 60 camera-recovered; then
     pass "camera back: camera-recovered event"
 else
     fail "no camera-recovered event"

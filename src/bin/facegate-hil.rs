@@ -5,6 +5,7 @@
 //! facegate-hil timings DEVICE...         set 640x480p59.94 DV timings (vivid's HDMI nodes)
 //! facegate-hil feed OUTPUT CONTROL [FPS] stream frames into a V4L2 output node
 //! facegate-hil sample LOG FILE...        log every change of sysfs value files
+//! facegate-hil fbpeek FB                 the colours on a 32-bit framebuffer
 //! ```
 //!
 //! `feed` writes 640×480 YUYV frames with `write()` at FPS (default 10): the
@@ -51,8 +52,9 @@ fn main() -> Result<()> {
             feed(Path::new(&args[1]), Path::new(&args[2]), fps.max(1))
         }
         Some("sample") if args.len() > 2 => sample(Path::new(&args[1]), &args[2..]),
+        Some("fbpeek") if args.len() == 2 => fbpeek(Path::new(&args[1])),
         _ => bail!(
-            "usage: facegate-hil timings DEVICE... | feed OUTPUT CONTROL [FPS] | sample LOG FILE..."
+            "usage: facegate-hil timings DEVICE... | feed OUTPUT CONTROL [FPS] | sample LOG FILE... | fbpeek FB"
         ),
     }
 }
@@ -254,4 +256,46 @@ fn sample(log: &Path, files: &[String]) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// Prints `RRGGBB SHARE` for each colour covering at least 1% of a 32 bits per
+/// pixel framebuffer (`/dev/fbN`, geometry from sysfs), most common first, one
+/// per line, as read back from the kernel.
+fn fbpeek(dev: &Path) -> Result<()> {
+    let node = dev
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("framebuffer name")?;
+    let sysfs = PathBuf::from("/sys/class/graphics").join(node);
+    let read = |name: &str| -> Result<String> {
+        Ok(std::fs::read_to_string(sysfs.join(name))
+            .with_context(|| format!("reading {name}"))?
+            .trim()
+            .to_string())
+    };
+    let bpp: usize = read("bits_per_pixel")?.parse()?;
+    let stride: usize = read("stride")?.parse()?;
+    let size = read("virtual_size")?;
+    let (w, h) = size.split_once(',').context("virtual_size")?;
+    let (w, h): (usize, usize) = (w.parse()?, h.parse()?);
+    if bpp != 32 {
+        bail!("{bpp} bits per pixel; fbpeek reads 32");
+    }
+    let data = std::fs::read(dev).with_context(|| format!("reading {}", dev.display()))?;
+    let mut counts: HashMap<[u8; 3], usize> = HashMap::new();
+    for row in data.chunks(stride).take(h) {
+        for px in row.chunks_exact(4).take(w) {
+            *counts.entry([px[2], px[1], px[0]]).or_default() += 1;
+        }
+    }
+    let total = (w * h).max(1) as f64;
+    let mut colours: Vec<([u8; 3], usize)> = counts.into_iter().collect();
+    colours.sort_by(|a, b| b.1.cmp(&a.1));
+    for (rgb, n) in colours {
+        let share = n as f64 / total;
+        if share >= 0.01 {
+            println!("{:02x}{:02x}{:02x} {share:.3}", rgb[0], rgb[1], rgb[2]);
+        }
+    }
+    Ok(())
 }
