@@ -8,6 +8,8 @@
 #
 #   scripts/test-hil.sh            build, boot, run the scenarios
 #   FACEGATE_LOG=debug scripts/test-hil.sh   the terminal logs per-frame spans
+#   HIL_BEFORE=OLD/facegate scripts/test-hil.sh   also measure an older aarch64
+#                                  binary's face-to-pulse lag first (docs/hil.md)
 #
 # Output: ${CARGO_TARGET_DIR:-target}/hil/out/ (scenarios.log, facegate.log,
 # relay.log, events.log, console.log).
@@ -51,6 +53,7 @@ ensure_models "$host_bin"
 share=$work/share
 rm -rf "$work" && mkdir -p "$share/models" "$share/board" "$share/scene" "$share/out/inbox"
 cp "$arm/facegate" "$arm/facegate-hil" "$share/"
+[ -z "${HIL_BEFORE:-}" ] || cp "$HIL_BEFORE" "$share/facegate-before"
 cp models/yunet-int8.bpk models/sface-int8.bpk "$share/models/"
 cp board/qemu.toml "$share/board/"
 cp scripts/hil/scenarios.sh "$share/"
