@@ -40,7 +40,8 @@ pulse() {
 }
 # check_pulse N WHAT: the Nth pulse exists and lasts PULSE_MS +- 50 ms.
 check_pulse() {
-    if ! wait_until 10 '[ -n "$(pulse $1)" ]'; then
+    local nth=$1
+    if ! wait_until 10 '[ -n "$(pulse $nth)" ]'; then
         fail "$2: pulse $1 did not end"
         return
     fi
@@ -71,7 +72,7 @@ CONTACT=$S/sim_gpio1/pull
 EXIT=$S/sim_gpio2/pull
 echo pull-down >"$CONTACT" # reed switch closed: door shut
 echo pull-up >"$EXIT"      # button released (active low)
-log "gpio-sim $(cat "$G/bank0/chip_name"): $(grep -c GPIO /sys/kernel/debug/gpio) lines named"
+log "gpio-sim $(cat "$G/bank0/chip_name"): $(grep -cE '[(](GPIO17|GPIO27|GPIO22) ' /sys/kernel/debug/gpio) lines named like the Pi's"
 
 # vivid: HDMI capture /dev/video0 loops back output /dev/video1.
 show blank
