@@ -43,9 +43,10 @@ source scripts/hil/gpio-sim.sh
 echo "hil: kernel $KVER" >&2
 
 echo "== building facegate (host, for enrolment) and facegate + facegate-hil (aarch64, debug)" >&2
-cargo build -q --bin facegate
+# HIL_HOST_FACEGATE: an x86 facegate binary already built (enrolment only).
+host_bin=${HIL_HOST_FACEGATE:-$target/debug/facegate}
+[ -n "${HIL_HOST_FACEGATE:-}" ] || cargo build -q --bin facegate
 cargo $toolchain build -q --target aarch64-unknown-linux-gnu --bin facegate --bin facegate-hil
-host_bin=$target/debug/facegate
 arm=$target/aarch64-unknown-linux-gnu/debug
 ensure_models "$host_bin"
 
