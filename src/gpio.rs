@@ -108,9 +108,7 @@ impl LineSpec {
             }
             LineSpec::Name(name) => gpiocdev::find_named_line(name)
                 .map(|found| (found.chip, found.info.offset))
-                .ok_or_else(|| {
-                    self.error("no GPIO chip has a line of that name (see `gpioinfo`)")
-                }),
+                .ok_or_else(|| self.error("no GPIO chip has a line of that name (see `gpioinfo`)")),
         }
     }
 }

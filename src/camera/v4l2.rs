@@ -239,10 +239,7 @@ impl FrameSource for V4l2Camera {
 /// How long ago the driver captured a buffer, when it stamps buffers with the
 /// monotonic clock (UVC and vivid do).
 fn capture_age(meta: &v4l::buffer::Metadata) -> Option<Duration> {
-    if !meta
-        .flags
-        .contains(v4l::buffer::Flags::TIMESTAMP_MONOTONIC)
-    {
+    if !meta.flags.contains(v4l::buffer::Flags::TIMESTAMP_MONOTONIC) {
         return None;
     }
     let mut now = libc::timespec {
@@ -255,7 +252,9 @@ fn capture_age(meta: &v4l::buffer::Metadata) -> Option<Duration> {
     }
     let now_us = i128::from(now.tv_sec) * 1_000_000 + i128::from(now.tv_nsec) / 1000;
     let at_us = i128::from(meta.timestamp.sec) * 1_000_000 + i128::from(meta.timestamp.usec);
-    u64::try_from(now_us - at_us).ok().map(Duration::from_micros)
+    u64::try_from(now_us - at_us)
+        .ok()
+        .map(Duration::from_micros)
 }
 
 #[cfg(test)]
