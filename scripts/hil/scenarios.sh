@@ -152,14 +152,27 @@ start_terminal $H/facegate
 sleep 3
 log "framebuffer at idle (colour share): $($HIL fbpeek /dev/fb0 | tr '\n' ' ')"
 
+# The face scenarios need frames through vivid's loop; without them they
+# are failures, and the door scenarios still run.
+sleep 2
+if grep -q "feed: write" "$O/feed.log"; then
+    fail "feeder: writing frames to /dev/video1 fails ($(grep -m1 'feed: write' "$O/feed.log")); face scenarios skipped"
+    FACES=0
+else
+    FACES=1
+fi
+
 # 1. An enrolled face: exactly one pulse of pulse_ms, a granted event, the
 # granted screen on the framebuffer.
+if [ "$FACES" = 1 ]; then
 granted=$(events granted)
 approach "enrolled face" 1
 [ "$(events granted)" -gt "$granted" ] && pass "enrolled face: granted event logged" || fail "enrolled face: no granted event"
+fi
 before=$(rises)
 
 # 2. A face nobody enrolled: an unknown event and no pulse.
+if [ "$FACES" = 1 ]; then
 show $H/scene/impostor_1.jpg
 if wait_event 240 unknown; then
     pass "unknown face: unknown event logged"
@@ -169,6 +182,7 @@ fi
 show blank
 sleep 2
 [ "$(rises)" -eq "$before" ] && pass "unknown face: no relay pulse" || fail "unknown face: the relay pulsed"
+fi
 
 # 3. The exit button (gpio-sim pull on GPIO22): one pulse.
 sleep 6
