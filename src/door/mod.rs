@@ -19,7 +19,6 @@ pub mod sim;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use linux_embedded_hal::CdevPin;
 use serde::Deserialize;
 
 pub use controller::{Controller, DoorEvent, FaultLatch, Inputs, Policy};
@@ -27,7 +26,7 @@ pub use handle::{DoorHandle, NOT_RUNNING};
 pub use pins::PinDoor;
 pub use sim::SimPin;
 
-use crate::gpio::LineSpec;
+use crate::gpio::{Line, LineSpec};
 
 /// How often the door thread reads its inputs.
 pub const POLL: Duration = Duration::from_millis(10);
@@ -213,7 +212,7 @@ pub fn open(config: &DoorConfig, base: &Path) -> Result<Opened, DoorError> {
         let relay = lines
             .relay
             .output("facegate-relay", u8::from(wiring.relay_level(false)))?;
-        let input = |spec: &Option<LineSpec>, name| -> Result<Option<CdevPin>, DoorError> {
+        let input = |spec: &Option<LineSpec>, name| -> Result<Option<Line>, DoorError> {
             Ok(match spec {
                 Some(s) => Some(s.input(name)?),
                 None => None,
