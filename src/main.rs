@@ -535,12 +535,19 @@ fn gallery(action: &GalleryAction, device_key: Option<&std::path::Path>, json: b
         device_key,
         ..g::Trust::default()
     };
-    let editing = |sign: &Option<PathBuf>, t: &EditTrust| g::Trust {
-        keys: opt(&t.keys),
-        sign: opt(sign),
-        allow_unverified: t.allow_unverified,
-        device_key,
-    };
+    fn trust<'a>(
+        sign: &'a Option<PathBuf>,
+        t: &'a EditTrust,
+        device_key: Option<&'a std::path::Path>,
+    ) -> g::Trust<'a> {
+        g::Trust {
+            keys: opt(&t.keys),
+            sign: opt(sign),
+            allow_unverified: t.allow_unverified,
+            device_key,
+        }
+    }
+    let editing = |sign, t| trust(sign, t, device_key);
     match action {
         GalleryAction::List { gallery } => g::list(&g::load(gallery, inspect)?, json),
         GalleryAction::Show { gallery, name } => {

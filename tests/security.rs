@@ -76,16 +76,23 @@ fn no_command_re_signs_an_unverified_gallery() {
     let (key, keys) = (p("site.key"), p("keys"));
     // Every command that writes a signed gallery from an input gallery.
     let attempts: Vec<Vec<String>> = vec![
-        vec!["enroll", &p("photos"), "--update", &p("forged.fgal"), "--out", &p("out.fgal")],
-        vec!["gallery", "rename", &p("forged.fgal"), "Alice", "Carol"],
-        vec!["gallery", "remove", &p("forged.fgal"), "Bob"],
-        vec!["gallery", "merge", &p("forged.fgal"), &p("v1.fgal"), "--out", &p("out.fgal")],
-        vec!["gallery", "synthetic", &p("forged.fgal"), "--people", "5", "--out", &p("out.fgal")],
-        vec!["calibrate", &p("photos"), "--gallery", &p("forged.fgal")],
+        vec!["enroll", &*p("photos"), "--update", &*p("forged.fgal"), "--out", &*p("out.fgal")],
+        vec!["gallery", "rename", &*p("forged.fgal"), "Alice", "Carol"],
+        vec!["gallery", "remove", &*p("forged.fgal"), "Bob"],
+        vec!["gallery", "merge", &*p("forged.fgal"), &*p("v1.fgal"), "--out", &*p("out.fgal")],
+        vec!["gallery", "synthetic", &*p("forged.fgal"), "--people", "5", "--out", &*p("out.fgal")],
+        vec!["calibrate", "--scores", &*p("scores.tsv"), "--gallery", &*p("forged.fgal")],
     ]
     .into_iter()
     .map(|a| a.into_iter().map(String::from).collect())
     .collect();
+    // Scores of a reference run, so calibrate reaches its gallery edit.
+    let mut scores = String::from("a\tb\tsame\tscore\n");
+    for i in 0..40 {
+        scores.push_str(&format!("g{i}\th{i}\t1\t{}\n", 0.6 + i as f32 * 0.005));
+        scores.push_str(&format!("i{i}\tj{i}\t0\t{}\n", 0.1 + i as f32 * 0.002));
+    }
+    std::fs::write(dir.path().join("scores.tsv"), scores).expect("scores");
     let forged = std::fs::read(dir.path().join("forged.fgal")).expect("read");
     let mut refused = 0;
     for mut args in attempts {
