@@ -550,9 +550,7 @@ fn gallery(action: &GalleryAction, device_key: Option<&std::path::Path>, json: b
     let editing = |sign, t| trust(sign, t, device_key);
     match action {
         GalleryAction::List { gallery } => g::list(&g::load(gallery, inspect)?, json),
-        GalleryAction::Show { gallery, name } => {
-            g::show(&g::load(gallery, inspect)?, name, json)?
-        }
+        GalleryAction::Show { gallery, name } => g::show(&g::load(gallery, inspect)?, name, json)?,
         GalleryAction::Remove {
             gallery,
             name,

@@ -47,11 +47,23 @@ fn site(tag: &str) -> common::TempDir {
     let p = |s: &str| dir.path().join(s).display().to_string();
     std::fs::create_dir_all(dir.path().join("keys")).expect("mkdir");
     ok(&["keygen", "--out", &p("site")]);
-    std::fs::copy(dir.path().join("site.pub"), dir.path().join("keys/site.pub")).expect("copy");
-    ok(&["enroll", &p("photos"), "--out", &p("v1.fgal"), "--sign", &p("site.key")]);
+    std::fs::copy(
+        dir.path().join("site.pub"),
+        dir.path().join("keys/site.pub"),
+    )
+    .expect("copy");
+    ok(&[
+        "enroll",
+        &p("photos"),
+        "--out",
+        &p("v1.fgal"),
+        "--sign",
+        &p("site.key"),
+    ]);
     let mut g = Gallery::load(&dir.path().join("v1.fgal"), &inspect()).expect("load v1");
     g.body.header.threshold = 0.0;
-    g.save(&dir.path().join("forged.fgal"), None).expect("write forged");
+    g.save(&dir.path().join("forged.fgal"), None)
+        .expect("write forged");
     dir
 }
 
@@ -76,12 +88,40 @@ fn no_command_re_signs_an_unverified_gallery() {
     let (key, keys) = (p("site.key"), p("keys"));
     // Every command that writes a signed gallery from an input gallery.
     let attempts: Vec<Vec<String>> = vec![
-        vec!["enroll", &*p("photos"), "--update", &*p("forged.fgal"), "--out", &*p("out.fgal")],
+        vec![
+            "enroll",
+            &*p("photos"),
+            "--update",
+            &*p("forged.fgal"),
+            "--out",
+            &*p("out.fgal"),
+        ],
         vec!["gallery", "rename", &*p("forged.fgal"), "Alice", "Carol"],
         vec!["gallery", "remove", &*p("forged.fgal"), "Bob"],
-        vec!["gallery", "merge", &*p("forged.fgal"), &*p("v1.fgal"), "--out", &*p("out.fgal")],
-        vec!["gallery", "synthetic", &*p("forged.fgal"), "--people", "5", "--out", &*p("out.fgal")],
-        vec!["calibrate", "--scores", &*p("scores.tsv"), "--gallery", &*p("forged.fgal")],
+        vec![
+            "gallery",
+            "merge",
+            &*p("forged.fgal"),
+            &*p("v1.fgal"),
+            "--out",
+            &*p("out.fgal"),
+        ],
+        vec![
+            "gallery",
+            "synthetic",
+            &*p("forged.fgal"),
+            "--people",
+            "5",
+            "--out",
+            &*p("out.fgal"),
+        ],
+        vec![
+            "calibrate",
+            "--scores",
+            &*p("scores.tsv"),
+            "--gallery",
+            &*p("forged.fgal"),
+        ],
     ]
     .into_iter()
     .map(|a| a.into_iter().map(String::from).collect())
@@ -101,7 +141,10 @@ fn no_command_re_signs_an_unverified_gallery() {
         let (code, text) = run(&argv);
         assert_eq!(code, 2, "{argv:?} was not refused: {text}");
         assert!(text.contains("verified first"), "{argv:?}: {text}");
-        assert!(!dir.path().join("out.fgal").exists(), "{argv:?} wrote a gallery");
+        assert!(
+            !dir.path().join("out.fgal").exists(),
+            "{argv:?} wrote a gallery"
+        );
         assert_eq!(
             std::fs::read(dir.path().join("forged.fgal")).expect("read"),
             forged,
@@ -111,15 +154,36 @@ fn no_command_re_signs_an_unverified_gallery() {
     }
     assert_eq!(refused, 6);
     // A verified input is fine, and the signer's own key suffices.
-    ok(&["gallery", "rename", &p("v1.fgal"), "Alice", "Carol", "--sign", &key]);
+    ok(&[
+        "gallery",
+        "rename",
+        &p("v1.fgal"),
+        "Alice",
+        "Carol",
+        "--sign",
+        &key,
+    ]);
     assert_eq!(header(&dir.path().join("v1.fgal")).version, 2);
     // --allow-unverified goes through, and says so in the output file.
     ok(&[
-        "gallery", "remove", &p("forged.fgal"), "Bob", "--sign", &key, "--allow-unverified",
+        "gallery",
+        "remove",
+        &p("forged.fgal"),
+        "Bob",
+        "--sign",
+        &key,
+        "--allow-unverified",
     ]);
     let laundered = header(&dir.path().join("forged.fgal"));
     assert!(laundered.from_unverified, "provenance not recorded");
-    let text = ok(&["gallery", "verify", &p("forged.fgal"), "--keys", &keys, "--require-signature"]);
+    let text = ok(&[
+        "gallery",
+        "verify",
+        &p("forged.fgal"),
+        "--keys",
+        &keys,
+        "--require-signature",
+    ]);
     assert!(text.contains("unverified input"), "{text}");
 }
 
@@ -140,11 +204,39 @@ fn a_device_refuses_a_weak_threshold_and_a_replayed_gallery() {
     // v1, then v2 and v3 made from it.
     assert_eq!(install("v1.fgal").0, 0);
     for v in ["v2", "v3"] {
-        std::fs::copy(dir.path().join("v1.fgal"), dir.path().join(format!("{v}.fgal"))).ok();
+        std::fs::copy(
+            dir.path().join("v1.fgal"),
+            dir.path().join(format!("{v}.fgal")),
+        )
+        .ok();
     }
-    ok(&["gallery", "rename", &p("v2.fgal"), "Alice", "Ann", "--sign", &key]);
-    ok(&["gallery", "rename", &p("v3.fgal"), "Alice", "Ann", "--sign", &key]);
-    ok(&["gallery", "rename", &p("v3.fgal"), "Bob", "Ben", "--sign", &key]);
+    ok(&[
+        "gallery",
+        "rename",
+        &p("v2.fgal"),
+        "Alice",
+        "Ann",
+        "--sign",
+        &key,
+    ]);
+    ok(&[
+        "gallery",
+        "rename",
+        &p("v3.fgal"),
+        "Alice",
+        "Ann",
+        "--sign",
+        &key,
+    ]);
+    ok(&[
+        "gallery",
+        "rename",
+        &p("v3.fgal"),
+        "Bob",
+        "Ben",
+        "--sign",
+        &key,
+    ]);
     assert_eq!(install("v2.fgal").0, 0);
     assert_eq!(install("v3.fgal").0, 0);
     // The installed file is damaged; the old v1 is offered again.
@@ -156,13 +248,21 @@ fn a_device_refuses_a_weak_threshold_and_a_replayed_gallery() {
     assert_eq!(std::fs::read(&installed).expect("read"), b"FGAL junk");
     // A signed gallery whose threshold admits everyone.
     ok(&[
-        "gallery", "rename", &p("forged.fgal"), "Bob", "Bo", "--sign", &key, "--allow-unverified",
+        "gallery",
+        "rename",
+        &p("forged.fgal"),
+        "Bob",
+        "Bo",
+        "--sign",
+        &key,
+        "--allow-unverified",
     ]);
     let mut weak = Gallery::load(&dir.path().join("forged.fgal"), &inspect()).expect("load");
     weak.body.header.version = 10;
-    let signing = facegate::gallery::keys::read_signing_key(&dir.path().join("site.key"))
-        .expect("key");
-    weak.save(&dir.path().join("weak.fgal"), Some(&signing)).expect("save");
+    let signing =
+        facegate::gallery::keys::read_signing_key(&dir.path().join("site.key")).expect("key");
+    weak.save(&dir.path().join("weak.fgal"), Some(&signing))
+        .expect("save");
     let (code, text) = install("weak.fgal");
     assert_eq!(code, 2, "threshold 0 accepted: {text}");
     assert!(text.contains("below this device's floor"), "{text}");
@@ -175,11 +275,20 @@ fn an_encrypted_gallery_is_unreadable_without_its_device_key() {
     std::fs::create_dir_all(dir.path().join("doors")).expect("mkdir");
     ok(&["device-key", "--out", &p("front")]);
     ok(&["device-key", "--out", &p("back")]);
-    std::fs::copy(dir.path().join("front.x25519"), dir.path().join("doors/front.x25519"))
-        .expect("copy");
+    std::fs::copy(
+        dir.path().join("front.x25519"),
+        dir.path().join("doors/front.x25519"),
+    )
+    .expect("copy");
     ok(&[
-        "enroll", &p("photos"), "--out", &p("sealed.fgal"), "--sign", &p("site.key"),
-        "--encrypt-to", &p("doors"),
+        "enroll",
+        &p("photos"),
+        "--out",
+        &p("sealed.fgal"),
+        "--sign",
+        &p("site.key"),
+        "--encrypt-to",
+        &p("doors"),
     ]);
     let bytes = std::fs::read(dir.path().join("sealed.fgal")).expect("read");
     for name in ["Alice", "Bob"] {
@@ -199,18 +308,45 @@ fn an_encrypted_gallery_is_unreadable_without_its_device_key() {
     assert_eq!(g.persons().len(), 2);
     assert_eq!(g.recipients.len(), 1);
     let wrong = Gallery::decode(&bytes, &with("back")).expect_err("back door read it");
-    assert!(wrong.to_string().contains("encrypted for other devices"), "{wrong}");
+    assert!(
+        wrong.to_string().contains("encrypted for other devices"),
+        "{wrong}"
+    );
     // Without a key, the CLI says what is needed; with it, it lists people.
     let (code, text) = run(&["gallery", "list", &p("sealed.fgal")]);
     assert_eq!(code, 2, "{text}");
-    let listed = ok(&["--device-key", &p("front"), "gallery", "list", &p("sealed.fgal")]);
-    assert!(listed.contains("Alice") && listed.contains("Bob"), "{listed}");
+    let listed = ok(&[
+        "--device-key",
+        &p("front"),
+        "gallery",
+        "list",
+        &p("sealed.fgal"),
+    ]);
+    assert!(
+        listed.contains("Alice") && listed.contains("Bob"),
+        "{listed}"
+    );
     // An edit keeps the encryption.
     ok(&[
-        "--device-key", &p("front"), "gallery", "rename", &p("sealed.fgal"), "Bob", "Robert",
-        "--sign", &p("site.key"),
+        "--device-key",
+        &p("front"),
+        "gallery",
+        "rename",
+        &p("sealed.fgal"),
+        "Bob",
+        "Robert",
+        "--sign",
+        &p("site.key"),
     ]);
     let again = std::fs::read(dir.path().join("sealed.fgal")).expect("read");
-    assert!(!again.windows(6).any(|w| w == b"Robert"), "rename decrypted the file");
-    assert_eq!(seal::read_recipients(&dir.path().join("doors")).expect("doors").len(), 1);
+    assert!(
+        !again.windows(6).any(|w| w == b"Robert"),
+        "rename decrypted the file"
+    );
+    assert_eq!(
+        seal::read_recipients(&dir.path().join("doors"))
+            .expect("doors")
+            .len(),
+        1
+    );
 }

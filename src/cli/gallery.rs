@@ -148,11 +148,7 @@ pub struct EnrollArgs<'a> {
     pub trust: Trust<'a>,
 }
 
-pub fn enroll(
-    vision: &Vision,
-    a: EnrollArgs,
-    as_json: bool,
-) -> Result<()> {
+pub fn enroll(vision: &Vision, a: EnrollArgs, as_json: bool) -> Result<()> {
     let previous = a.update.map(|p| load_for_edit(p, a.trust)).transpose()?;
     let threshold = a
         .threshold
@@ -417,7 +413,8 @@ pub fn verify(path: &Path, trust: Trust, require_signature: bool) -> Result<()> 
         device_keys: trust.device_keys()?,
         ..policy(trust.keys, true, require_signature)?
     };
-    let g = Gallery::load(path, &policy).with_context(|| format!("verifying {}", path.display()))?;
+    let g =
+        Gallery::load(path, &policy).with_context(|| format!("verifying {}", path.display()))?;
     let signer = g.signed_by.map_or_else(
         || "unsigned".to_string(),
         |id| format!("signed by key {}", keys::hex(&id)),
@@ -515,7 +512,10 @@ pub fn device_key(out: &Path, if_missing: bool) -> Result<()> {
     let key = facegate::gallery::DeviceKey::generate()?;
     let written = key.write(out)?;
     println!("device key {}", keys::hex(&key.id()));
-    println!("secret {} (0600: never copy it off this device)", out.display());
+    println!(
+        "secret {} (0600: never copy it off this device)",
+        out.display()
+    );
     println!(
         "public {} (copy it into the folder given to `facegate enroll --encrypt-to`)",
         written.display()

@@ -98,7 +98,10 @@ mod tests {
         let r = f.read(6_000);
         assert!(!r.trusted && !r.went_back, "reported twice");
         assert!(f.read(12_500).trusted);
-        assert!(f.read(1_000).went_back, "a second set-back is a new incident");
+        assert!(
+            f.read(1_000).went_back,
+            "a second set-back is a new incident"
+        );
     }
 
     #[test]

@@ -15,9 +15,9 @@ use image::RgbImage;
 use serde::Serialize;
 use tracing::{info, info_span, warn};
 
-pub use decide::{Candidate, Decider, Decision, DecisionConfig, Sighting};
 use clock::TimeFloor;
 pub use clock::validity_problem;
+pub use decide::{Candidate, Decider, Decision, DecisionConfig, Sighting};
 use watchdog::Watchdog;
 
 use crate::camera::{self, CameraError, Frame, FrameSource};
@@ -203,9 +203,8 @@ impl Terminal {
             .ok()
             .and_then(|c| c.events.iter().map(|e| e.time_ms).max())
             .unwrap_or(0);
-        let time_floor = TimeFloor::new(
-            last_event.max(gallery.header().created_unix.saturating_mul(1000)),
-        );
+        let time_floor =
+            TimeFloor::new(last_event.max(gallery.header().created_unix.saturating_mul(1000)));
         let updates = Updates::new(store, policy, config.resolve(&config.update.inbox));
         // The gallery's index first, its templates dropped, then the models:
         // decoding a large gallery and expanding the weights never overlap.

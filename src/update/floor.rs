@@ -51,7 +51,10 @@ impl Floor {
                 Some(("version", v)) => {
                     floor.version = v.parse().map_err(|_| bad(format!("bad line {line:?}")))?;
                 }
-                Some(("sha256", h)) => floor.sanctioned = Some(parse_hex(h).ok_or_else(|| bad(format!("bad line {line:?}")))?),
+                Some(("sha256", h)) => {
+                    floor.sanctioned =
+                        Some(parse_hex(h).ok_or_else(|| bad(format!("bad line {line:?}")))?)
+                }
                 _ => return Err(bad(format!("unknown line {line:?}"))),
             }
         }

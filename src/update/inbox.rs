@@ -133,4 +133,3 @@ fn prune(dir: &Path, keep: usize, max_bytes: u64) {
         }
     }
 }
-

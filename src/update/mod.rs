@@ -269,8 +269,8 @@ impl Store {
     /// current (the floor stays).
     pub fn load(&self, policy: &Policy) -> Result<Loaded, UpdateError> {
         self.remove_stale_temp_files();
-        let current = read_limited(&self.current, policy.max_size as u64)
-            .map_err(|cause| GalleryError::Io {
+        let current =
+            read_limited(&self.current, policy.max_size as u64).map_err(|cause| GalleryError::Io {
                 path: self.current.clone(),
                 cause,
             });

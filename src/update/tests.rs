@@ -45,8 +45,7 @@ fn policy() -> Policy {
 }
 
 fn store(tag: &str) -> (PathBuf, Store) {
-    let dir =
-        std::env::temp_dir().join(format!("facegate-update-{tag}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("facegate-update-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let store = Store::new(&dir.join("gallery.fgal"));
@@ -200,10 +199,7 @@ fn the_floor_outlives_damage_fallback_and_rollback() {
     std::thread::sleep(std::time::Duration::from_millis(20));
     std::fs::write(store.current(), v(1)).unwrap();
     assert!(matches!(updates.reload_if_changed(), Some(Err(_))));
-    assert!(matches!(
-        store.load(&p).unwrap(),
-        Loaded::FellBack { .. }
-    ));
+    assert!(matches!(store.load(&p).unwrap(), Loaded::FellBack { .. }));
     // v4 installs; a rollback to v3 is used (sanctioned) but the floor stays.
     store.install(&v(4), &p, None).unwrap();
     let back = store.rollback(&p).unwrap();
@@ -218,12 +214,18 @@ fn the_floor_outlives_damage_fallback_and_rollback() {
 fn refused_files_are_kept_but_bounded() {
     let (dir, store) = store("refused");
     let p = policy();
-    store.install(&signed(5, &["Ann"], &key(1)), &p, None).unwrap();
+    store
+        .install(&signed(5, &["Ann"], &key(1)), &p, None)
+        .unwrap();
     let inbox = dir.join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();
     let mut updates = super::Updates::new(store, p, inbox.clone());
     for i in 0..40 {
-        std::fs::write(inbox.join(format!("old-{i:02}.fgal")), signed(1, &["Eve"], &key(1))).unwrap();
+        std::fs::write(
+            inbox.join(format!("old-{i:02}.fgal")),
+            signed(1, &["Eve"], &key(1)),
+        )
+        .unwrap();
         let out = updates.poll(5);
         assert_eq!(out.len(), 1);
     }
