@@ -87,7 +87,7 @@ fn dlib_johns_pairs_separate() {
 
 /// Portraits years apart: same people accepted, every other pair rejected, at
 /// the default threshold, with the README's scores: Macron 2014~2025 0.578,
-/// Ardern 2018~2022 0.713, the 13 other pairs ≤ 0.195.
+/// Ardern 2018~2022 0.713, the 13 other pairs ≤ 0.219.
 #[test]
 fn id_photos_verify_at_default_threshold() {
     let vision = common::vision(Backend::default(), DetectorConfig::default());
@@ -148,8 +148,8 @@ fn id_photos_verify_at_default_threshold() {
     println!("highest of the other pairs: {impostor_max:.3}");
     assert_eq!((checked, genuine_pairs), (15, 2));
     assert!(
-        impostor_max <= 0.195 + MARGIN,
-        "highest other pair {impostor_max} (README: ≤ 0.195)"
+        impostor_max <= 0.219 + MARGIN,
+        "highest other pair {impostor_max} (README: ≤ 0.219)"
     );
 }
 

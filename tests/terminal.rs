@@ -349,7 +349,7 @@ fn gallery_install_cli() {
             "corrupt or truncated",
             signed.v2[..signed.v2.len() - 100].to_vec(),
         ),
-        ("not newer than the installed version 1", signed.v1.clone()),
+        ("not newer than version 1, the newest", signed.v1.clone()),
     ];
     for (message, bytes) in cases {
         std::fs::write(scene.path("offer.fgal"), &bytes).unwrap();

@@ -107,6 +107,7 @@ pub fn load_for_edit(path: &Path, trust: Trust) -> Result<Gallery> {
                 path,
                 &Policy {
                     check_signature: false,
+                    require_signature: false,
                     ..strict
                 },
             )

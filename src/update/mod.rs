@@ -237,6 +237,13 @@ impl Store {
     /// gallery and the floor, or a file written by hand).
     pub fn check_installed(&self, bytes: &[u8], policy: &Policy) -> Result<Gallery, UpdateError> {
         let gallery = Gallery::decode(bytes, policy).map_err(Refusal::from)?;
+        self.admit(&gallery, bytes)?;
+        Ok(gallery)
+    }
+
+    /// Whether the floor lets the installed file (`gallery`, decoded from
+    /// `bytes`) be used; raises the floor to a newer one.
+    fn admit(&self, gallery: &Gallery, bytes: &[u8]) -> Result<(), UpdateError> {
         let mut floor = self.floor()?;
         let version = gallery.header().version;
         if !floor.permits(version, bytes) {
@@ -250,7 +257,7 @@ impl Store {
             floor.version = version;
             floor.write(&self.floor)?;
         }
-        Ok(gallery)
+        Ok(())
     }
 
     /// The current gallery's path.
@@ -274,10 +281,14 @@ impl Store {
                 path: self.current.clone(),
                 cause,
             });
-        let why = match current.map(|bytes| self.check_installed(&bytes, policy)) {
-            Ok(Ok(g)) => return Ok(Loaded::Current(g)),
-            Ok(Err(UpdateError::Refused(r))) => GalleryError::Malformed(r.to_string()),
-            Ok(Err(e)) => return Err(e),
+        let why = match current.and_then(|bytes| Ok((Gallery::decode(&bytes, policy)?, bytes))) {
+            Ok((g, bytes)) => match self.admit(&g, &bytes) {
+                Ok(()) => return Ok(Loaded::Current(g)),
+                Err(UpdateError::Refused(r)) => GalleryError::Malformed(format!(
+                    "below the anti-rollback floor, not made current by a rollback ({r})"
+                )),
+                Err(e) => return Err(e),
+            },
             Err(e) => e,
         };
         let previous = read_limited(&self.previous, policy.max_size as u64)
