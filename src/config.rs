@@ -75,9 +75,16 @@ pub struct TerminalConfig {
     pub models: Option<PathBuf>,
     /// Directory of trusted public keys (`*.pub`) for signed galleries.
     pub keys: Option<PathBuf>,
-    /// Refuse unsigned galleries.
-    #[serde(default)]
+    /// Refuse unsigned galleries (the default; only the demo turns it off).
+    #[serde(default = "yes")]
     pub require_signature: bool,
+    /// Refuse galleries whose match threshold is below this (default: the
+    /// model's floor, [`crate::vision::sface::MIN_COSINE_THRESHOLD`]); a
+    /// `[decision] threshold` below it is refused too.
+    pub min_threshold: Option<f32>,
+    /// This device's secret key for encrypted galleries (default:
+    /// `/var/lib/facegate/device-key`, used when it exists).
+    pub device_key: Option<PathBuf>,
     /// Compute backend (`flex` default).
     #[serde(default)]
     pub backend: Backend,
@@ -94,6 +101,9 @@ pub struct TerminalConfig {
     pub camera_retry_max_ms: u64,
 }
 
+/// Where `facegate device-key` puts the device's key by default.
+pub const DEFAULT_DEVICE_KEY: &str = "/var/lib/facegate/device-key";
+
 /// `[events]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -104,6 +114,9 @@ pub struct EventsConfig {
     pub max_bytes: u64,
     /// Rotated files kept.
     pub keep: u32,
+    /// Delete records older than this many days (0: keep them until `keep`
+    /// pushes them out).
+    pub max_age_days: u32,
 }
 
 impl Default for EventsConfig {
@@ -112,6 +125,20 @@ impl Default for EventsConfig {
             path: "/var/lib/facegate/events.log".into(),
             max_bytes: 1 << 20,
             keep: 4,
+            // Movement logs at a workplace: three months (CNIL guidance).
+            max_age_days: 90,
+        }
+    }
+}
+
+impl EventsConfig {
+    /// Rotation and retention of the log.
+    pub fn rotation(&self) -> crate::events::Rotation {
+        crate::events::Rotation {
+            max_bytes: self.max_bytes,
+            keep: self.keep,
+            max_age: (self.max_age_days > 0)
+                .then(|| std::time::Duration::from_secs(u64::from(self.max_age_days) * 86_400)),
         }
     }
 }
@@ -126,6 +153,10 @@ pub struct UpdateConfig {
     pub max_bytes: u64,
     /// How often the inbox and the installed gallery are checked, milliseconds.
     pub poll_ms: u64,
+    /// Directory of admin public keys (`*.pub`) whose signed
+    /// `facegate/export-request` on a USB stick gets the event log written
+    /// to it (default: `[terminal] keys`; no keys: no exports).
+    pub admin_keys: Option<PathBuf>,
 }
 
 impl Default for UpdateConfig {
@@ -134,10 +165,14 @@ impl Default for UpdateConfig {
             inbox: "/var/lib/facegate/inbox".into(),
             max_bytes: 64 << 20,
             poll_ms: 1000,
+            admin_keys: None,
         }
     }
 }
 
+fn yes() -> bool {
+    true
+}
 fn default_site() -> String {
     "facegate".into()
 }
@@ -191,7 +226,35 @@ impl Config {
             .door
             .validate()
             .map_err(|e| invalid(format!("[door]: {e}")))?;
+        let floor = config.min_threshold();
+        if !(-1.0..=1.0).contains(&floor) {
+            return Err(invalid(format!(
+                "[terminal]: min_threshold {floor} is not a cosine score"
+            )));
+        }
+        if let Some(t) = config.decision.threshold
+            && t < floor
+        {
+            return Err(invalid(format!(
+                "[decision]: threshold {t} is below the floor of {floor} ([terminal] min_threshold)"
+            )));
+        }
         Ok(config)
+    }
+
+    /// The lowest gallery threshold this device accepts.
+    pub fn min_threshold(&self) -> f32 {
+        self.terminal
+            .min_threshold
+            .unwrap_or(crate::vision::sface::MIN_COSINE_THRESHOLD)
+    }
+
+    /// The device key file: configured, else the default path if it exists.
+    pub fn device_key(&self) -> Option<PathBuf> {
+        match &self.terminal.device_key {
+            Some(p) => Some(self.resolve(p)),
+            None => Some(PathBuf::from(DEFAULT_DEVICE_KEY)).filter(|p| p.exists()),
+        }
     }
 
     /// `path` resolved against the config file's directory.
@@ -229,6 +292,10 @@ relay = "GPIO17"
             PathBuf::from("board/gallery.fgal")
         );
         assert!(c.display.is_none());
+        let r = c.events.rotation();
+        assert_eq!(r.max_age, Some(std::time::Duration::from_secs(90 * 86_400)));
+        let off = parse(&format!("{MINIMAL}\n[events]\nmax_age_days = 0\n")).unwrap();
+        assert_eq!(off.events.rotation().max_age, None);
     }
 
     #[test]

@@ -1,10 +1,17 @@
 //! GPIO lines on the Linux character device (`/dev/gpiochipN`), named in the
 //! board config either by line name (`"GPIO17"`) or by chip and offset.
+//!
+//! Lines are requested through the kernel's v2 GPIO uAPI (`gpiocdev`; the v1
+//! uAPI is deprecated and optional in newer kernels) and wrapped in [`Line`],
+//! a small `embedded-hal` 1.0 pin. The kernel releases a line when its
+//! request's file descriptor closes, also when the process is killed; what the
+//! line then does is the chip driver's business (docs/hil.md).
 
 use std::path::PathBuf;
 
-use gpio_cdev::{Chip, LineRequestFlags};
-use linux_embedded_hal::CdevPin;
+use embedded_hal::digital::{ErrorType, InputPin, OutputPin};
+use gpiocdev::line::{Offset, Value};
+use gpiocdev::request::Request;
 use serde::Deserialize;
 
 /// Where a GPIO line is: its name (searched on every chip) or a chip and offset.
@@ -50,29 +57,43 @@ impl LineSpec {
     }
 
     /// Requests the line as an output driven to `value` (raw level, 0 or 1).
-    pub fn output(&self, consumer: &str, value: u8) -> Result<CdevPin, GpioError> {
-        self.request(LineRequestFlags::OUTPUT, value, consumer)
+    pub fn output(&self, consumer: &str, value: u8) -> Result<Line, GpioError> {
+        let level = if value == 0 {
+            Value::Inactive
+        } else {
+            Value::Active
+        };
+        self.request(consumer, |b| {
+            b.as_output(level);
+        })
     }
 
     /// Requests the line as an input.
-    pub fn input(&self, consumer: &str) -> Result<CdevPin, GpioError> {
-        self.request(LineRequestFlags::INPUT, 0, consumer)
+    pub fn input(&self, consumer: &str) -> Result<Line, GpioError> {
+        self.request(consumer, |b| {
+            b.as_input();
+        })
     }
 
     fn request(
         &self,
-        flags: LineRequestFlags,
-        value: u8,
         consumer: &str,
-    ) -> Result<CdevPin, GpioError> {
-        let line = self.find()?;
-        let handle = line
-            .request(flags, value, consumer)
+        direction: impl FnOnce(&mut gpiocdev::request::Builder),
+    ) -> Result<Line, GpioError> {
+        let (chip, offset) = self.find()?;
+        let mut builder = Request::builder();
+        builder
+            .on_chip(&chip)
+            .with_consumer(consumer)
+            .with_line(offset);
+        direction(&mut builder);
+        let request = builder
+            .request()
             .map_err(|e| self.error(format!("request failed: {e}")))?;
-        CdevPin::new(handle).map_err(|e| self.error(e))
+        Ok(Line { request, offset })
     }
 
-    fn find(&self) -> Result<gpio_cdev::Line, GpioError> {
+    fn find(&self) -> Result<(PathBuf, Offset), GpioError> {
         match self {
             LineSpec::Offset { chip, line } => {
                 let path = if chip.starts_with('/') {
@@ -80,23 +101,77 @@ impl LineSpec {
                 } else {
                     PathBuf::from("/dev").join(chip)
                 };
-                let mut chip = Chip::new(&path)
-                    .map_err(|e| self.error(format!("cannot open {}: {e}", path.display())))?;
-                chip.get_line(*line).map_err(|e| self.error(e))
-            }
-            LineSpec::Name(name) => {
-                let chips = gpio_cdev::chips().map_err(|e| self.error(e))?;
-                for chip in chips.flatten() {
-                    for line in chip.lines() {
-                        let Ok(info) = line.info() else { continue };
-                        if info.name() == Some(name.as_str()) {
-                            return Ok(line);
-                        }
-                    }
+                if !path.exists() {
+                    return Err(self.error(format!("cannot open {}: no such chip", path.display())));
                 }
-                Err(self.error("no GPIO chip has a line of that name (see `gpioinfo`)"))
+                Ok((path, *line))
             }
+            LineSpec::Name(name) => gpiocdev::find_named_line(name)
+                .map(|found| (found.chip, found.info.offset))
+                .ok_or_else(|| self.error("no GPIO chip has a line of that name (see `gpioinfo`)")),
         }
+    }
+}
+
+/// One requested GPIO line as an `embedded-hal` 1.0 pin. Levels are raw
+/// (high = 1): polarity is the board config's business, not the kernel's.
+#[derive(Debug)]
+pub struct Line {
+    request: Request,
+    offset: Offset,
+}
+
+/// A line could not be read or driven.
+#[derive(Debug, thiserror::Error)]
+#[error("GPIO line {offset}: {source}")]
+pub struct LineError {
+    offset: Offset,
+    source: gpiocdev::Error,
+}
+
+impl embedded_hal::digital::Error for LineError {
+    fn kind(&self) -> embedded_hal::digital::ErrorKind {
+        embedded_hal::digital::ErrorKind::Other
+    }
+}
+
+impl Line {
+    fn fail(&self, source: gpiocdev::Error) -> LineError {
+        LineError {
+            offset: self.offset,
+            source,
+        }
+    }
+}
+
+impl ErrorType for Line {
+    type Error = LineError;
+}
+
+impl OutputPin for Line {
+    fn set_low(&mut self) -> Result<(), LineError> {
+        self.request
+            .set_value(self.offset, Value::Inactive)
+            .map_err(|e| self.fail(e))
+    }
+
+    fn set_high(&mut self) -> Result<(), LineError> {
+        self.request
+            .set_value(self.offset, Value::Active)
+            .map_err(|e| self.fail(e))
+    }
+}
+
+impl InputPin for Line {
+    fn is_high(&mut self) -> Result<bool, LineError> {
+        self.request
+            .value(self.offset)
+            .map(|v| v == Value::Active)
+            .map_err(|e| self.fail(e))
+    }
+
+    fn is_low(&mut self) -> Result<bool, LineError> {
+        self.is_high().map(|h| !h)
     }
 }
 

@@ -35,6 +35,10 @@ struct Cli {
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Device secret key that decrypts encrypted galleries (default:
+    /// $FACEGATE_DEVICE_KEY).
+    #[arg(long, global = true)]
+    device_key: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -83,6 +87,13 @@ enum Command {
         /// Trusted public keys for a signed --update gallery.
         #[arg(long)]
         keys: Option<PathBuf>,
+        /// Use an --update gallery whose signature cannot be verified (the
+        /// output is marked as made from an unverified input).
+        #[arg(long)]
+        allow_unverified: bool,
+        /// Encrypt the people to the device public keys (*.x25519) in DIR.
+        #[arg(long, value_name = "DIR")]
+        encrypt_to: Option<PathBuf>,
     },
     /// Identify every face in an image against a gallery.
     Identify {
@@ -136,6 +147,12 @@ enum Command {
         /// Sign the updated gallery with this key.
         #[arg(long)]
         sign: Option<PathBuf>,
+        /// Trusted public keys for the signed --gallery.
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        /// Edit a --gallery whose signature cannot be verified.
+        #[arg(long)]
+        allow_unverified: bool,
         /// Cap on impostor pairs (evenly subsampled beyond it).
         #[arg(long, default_value_t = 2_000_000)]
         max_impostors: usize,
@@ -156,11 +173,78 @@ enum Command {
         #[arg(long)]
         scores_out: Option<PathBuf>,
     },
+    /// Copy a mounted USB stick's facegate/gallery.fgal into the inbox
+    /// (run by board/usb-import.sh as the facegate user; no symlinks followed).
+    UsbImport {
+        /// The stick's mount point.
+        #[arg(long)]
+        from: PathBuf,
+        /// The terminal's board config (inbox, max_bytes).
+        #[arg(long, default_value = "/etc/facegate/facegate.toml")]
+        config: PathBuf,
+        /// Partition name, for logs and the inbox file name.
+        #[arg(long, default_value = "usb")]
+        partition: std::ffi::OsString,
+    },
+    /// Write the event log to a mounted USB stick that carries a valid
+    /// signed facegate/export-request (exit 1 if it does not).
+    UsbExport {
+        /// The stick's mount point.
+        #[arg(long)]
+        from: PathBuf,
+        /// The terminal's board config (site, keys, event log).
+        #[arg(long, default_value = "/etc/facegate/facegate.toml")]
+        config: PathBuf,
+        /// Partition name, for logs.
+        #[arg(long, default_value = "usb")]
+        partition: std::ffi::OsString,
+        /// Only check the request; write nothing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Make a signed request for a terminal's event log, to put on a USB stick.
+    ExportRequest {
+        /// Admin secret key (from `facegate keygen`; its .pub on the terminal).
+        #[arg(long)]
+        sign: PathBuf,
+        /// The terminal's site name ([terminal] site).
+        #[arg(long)]
+        site: String,
+        /// How long the request is valid (at most 31d).
+        #[arg(long, default_value = "24h")]
+        valid: String,
+        /// Where to write it, e.g. /media/usb/facegate/export-request.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Manage models.
     Models {
         #[command(subcommand)]
         action: ModelsAction,
     },
+    /// Make this device's X25519 key pair (galleries can be encrypted to its
+    /// public key): FILE (secret, 0600) and FILE.x25519 (public).
+    DeviceKey {
+        /// Secret key file.
+        #[arg(long, default_value = "/var/lib/facegate/device-key")]
+        out: PathBuf,
+        /// Do nothing when FILE exists (for a first-boot step).
+        #[arg(long)]
+        if_missing: bool,
+    },
+}
+
+/// `--keys DIR --allow-unverified` of the commands that edit a gallery.
+#[derive(clap::Args, Debug)]
+struct EditTrust {
+    /// Trusted public keys: a signed input must verify against them (or
+    /// against the --sign key itself).
+    #[arg(long)]
+    keys: Option<PathBuf>,
+    /// Edit an input whose signature cannot be verified (the output is
+    /// marked as made from an unverified input).
+    #[arg(long)]
+    allow_unverified: bool,
 }
 
 #[derive(Subcommand)]
@@ -191,6 +275,8 @@ enum GalleryAction {
         name: String,
         #[arg(long)]
         sign: Option<PathBuf>,
+        #[command(flatten)]
+        trust: EditTrust,
     },
     /// Rename a person.
     Rename {
@@ -199,6 +285,8 @@ enum GalleryAction {
         new: String,
         #[arg(long)]
         sign: Option<PathBuf>,
+        #[command(flatten)]
+        trust: EditTrust,
     },
     /// Merge B into A (same names: templates pooled) and write OUT.
     Merge {
@@ -208,6 +296,8 @@ enum GalleryAction {
         out: PathBuf,
         #[arg(long)]
         sign: Option<PathBuf>,
+        #[command(flatten)]
+        trust: EditTrust,
     },
     /// Pad GALLERY with random people up to PEOPLE in total and write OUT:
     /// memory and speed tests at a site's scale (the real people still match).
@@ -219,6 +309,8 @@ enum GalleryAction {
         out: PathBuf,
         #[arg(long)]
         sign: Option<PathBuf>,
+        #[command(flatten)]
+        trust: EditTrust,
     },
     /// Check integrity, model and (with --keys) signature.
     Verify {
@@ -300,24 +392,39 @@ fn run(cli: Cli) -> Result<ExitCode> {
             report,
             threshold,
             keys,
+            allow_unverified,
+            encrypt_to,
         } => {
             let args = g::EnrollArgs {
                 photos,
                 out,
-                sign: opt(sign),
                 update: opt(update),
                 report: opt(report),
                 threshold: *threshold,
-                keys: opt(keys),
+                encrypt_to: opt(encrypt_to),
+                trust: g::Trust {
+                    keys: opt(keys),
+                    sign: opt(sign),
+                    allow_unverified: *allow_unverified,
+                    device_key: opt(&cli.device_key),
+                },
             };
-            g::enroll(&vision()?, &paths, cli.precision, args, json)?;
+            g::enroll(&vision()?, args, json)?;
         }
         Command::Identify {
             image,
             gallery,
             top,
             keys,
-        } => g::identify(&vision()?, image, gallery, *top, opt(keys), json)?,
+        } => {
+            let trust = g::Trust {
+                keys: opt(keys),
+                device_key: opt(&cli.device_key),
+                ..g::Trust::default()
+            };
+            g::identify(&vision()?, image, gallery, *top, trust, json)?
+        }
+        Command::DeviceKey { out, if_missing } => g::device_key(out, *if_missing)?,
         Command::Keygen { out } => g::keygen(out)?,
         Command::Calibrate {
             dir,
@@ -325,6 +432,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             plot,
             gallery,
             sign,
+            keys,
+            allow_unverified,
             max_impostors,
             pairs,
             per_person,
@@ -337,7 +446,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 far: *far,
                 plot: opt(plot),
                 gallery: opt(gallery),
-                sign: opt(sign),
+                trust: g::Trust {
+                    keys: opt(keys),
+                    sign: opt(sign),
+                    allow_unverified: *allow_unverified,
+                    device_key: opt(&cli.device_key),
+                },
                 max_impostors: *max_impostors,
                 pairs: opt(pairs),
                 per_person: *per_person,
@@ -347,9 +461,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             g::calibrate(|| Ok(vision()?), args, json)?;
         }
-        Command::Gallery { action } => gallery(action, json)?,
+        Command::Gallery { action } => gallery(action, opt(&cli.device_key), json)?,
         Command::Events { action } => events(action, json)?,
         Command::Run { config } => return cli::run::run(config, cli.threads.is_some(), json),
+        Command::UsbImport {
+            from,
+            config,
+            partition,
+        } => return cli::usb::import(from, config, partition),
+        Command::UsbExport {
+            from,
+            config,
+            partition,
+            check,
+        } => return cli::usb::export(from, config, partition, *check),
+        Command::ExportRequest {
+            sign,
+            site,
+            valid,
+            out,
+        } => cli::usb::make_request(sign, site, valid, out)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -399,15 +530,33 @@ fn events(action: &EventsAction, json: bool) -> Result<()> {
     }
 }
 
-fn gallery(action: &GalleryAction, json: bool) -> Result<()> {
+fn gallery(action: &GalleryAction, device_key: Option<&std::path::Path>, json: bool) -> Result<()> {
+    let inspect = g::Trust {
+        device_key,
+        ..g::Trust::default()
+    };
+    fn trust<'a>(
+        sign: &'a Option<PathBuf>,
+        t: &'a EditTrust,
+        device_key: Option<&'a std::path::Path>,
+    ) -> g::Trust<'a> {
+        g::Trust {
+            keys: opt(&t.keys),
+            sign: opt(sign),
+            allow_unverified: t.allow_unverified,
+            device_key,
+        }
+    }
+    let editing = |sign, t| trust(sign, t, device_key);
     match action {
-        GalleryAction::List { gallery } => g::list(&g::load(gallery, None)?, json),
-        GalleryAction::Show { gallery, name } => g::show(&g::load(gallery, None)?, name, json)?,
+        GalleryAction::List { gallery } => g::list(&g::load(gallery, inspect)?, json),
+        GalleryAction::Show { gallery, name } => g::show(&g::load(gallery, inspect)?, name, json)?,
         GalleryAction::Remove {
             gallery,
             name,
             sign,
-        } => g::edit(gallery, opt(sign), None, |gal| {
+            trust,
+        } => g::edit(gallery, editing(sign, trust), |gal| {
             let before = gal.body.persons.len();
             gal.body.persons.retain(|p| p.name.as_str() != name);
             anyhow::ensure!(gal.body.persons.len() < before, "no person named {name:?}");
@@ -418,7 +567,8 @@ fn gallery(action: &GalleryAction, json: bool) -> Result<()> {
             old,
             new,
             sign,
-        } => g::edit(gallery, opt(sign), None, |gal| {
+            trust,
+        } => g::edit(gallery, editing(sign, trust), |gal| {
             anyhow::ensure!(gal.find(new).is_none(), "{new:?} is already in the gallery");
             let new_name =
                 facegate::gallery::format::Name::try_from(new.as_str()).map_err(|_| {
@@ -436,8 +586,15 @@ fn gallery(action: &GalleryAction, json: bool) -> Result<()> {
             p.name = new_name;
             Ok(format!("renamed {old} to {new}"))
         })?,
-        GalleryAction::Merge { a, b, out, sign } => {
-            let merged = g::merge(&g::load(a, None)?, &g::load(b, None)?)?;
+        GalleryAction::Merge {
+            a,
+            b,
+            out,
+            sign,
+            trust,
+        } => {
+            let t = editing(sign, trust);
+            let merged = g::merge(&g::load_for_edit(a, t)?, &g::load_for_edit(b, t)?)?;
             g::save(&merged, out, opt(sign))?;
             println!(
                 "{}: {} people, version {}",
@@ -451,8 +608,9 @@ fn gallery(action: &GalleryAction, json: bool) -> Result<()> {
             people,
             out,
             sign,
+            trust,
         } => {
-            let base = g::load(gallery, None)?;
+            let base = g::load_for_edit(gallery, editing(sign, trust))?;
             let real = base.persons().len();
             let padded = facegate::gallery::synthetic(base, *people);
             g::save(&padded, out, opt(sign))?;
@@ -468,11 +626,17 @@ fn gallery(action: &GalleryAction, json: bool) -> Result<()> {
             gallery,
             keys,
             require_signature,
-        } => g::verify(gallery, opt(keys), *require_signature)?,
+        } => {
+            let trust = g::Trust {
+                keys: opt(keys),
+                ..inspect
+            };
+            g::verify(gallery, trust, *require_signature)?
+        }
         GalleryAction::Install { file, config } => g::install(file, config)?,
         GalleryAction::Rollback { config } => g::rollback(config)?,
         GalleryAction::Stats { gallery } => {
-            let gal: Gallery = g::load(gallery, None)?;
+            let gal: Gallery = g::load(gallery, inspect)?;
             g::stats(gallery, &gal, json)?;
         }
     }

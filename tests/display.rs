@@ -60,6 +60,12 @@ fn screens() -> Vec<(&'static str, Screen)> {
                 message: "Door held open".into(),
             },
         ),
+        (
+            "fault",
+            Screen::Fault {
+                message: "Door not unlocked".into(),
+            },
+        ),
     ]
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use facegate::enroll::{self, Outcome};
 use facegate::gallery::{Gallery, Index, Policy};
 use facegate::vision::sface::{DEFAULT_COSINE_THRESHOLD, EMBEDDING_DIM, MODEL_ID};
-use facegate::vision::{Backend, DetectorConfig, Precision, picture};
+use facegate::vision::{Backend, DetectorConfig, picture};
 use serde_json::Value;
 
 /// dlib's johns, all but the last photo of each person, copied into `root`;
@@ -41,9 +41,7 @@ fn johns_without_last(root: &Path) -> Vec<(String, PathBuf)> {
 fn new_gallery() -> Gallery {
     Gallery::new(
         MODEL_ID,
-        common::models()
-            .embedder_sha256(Precision::default())
-            .expect("hash"),
+        facegate::vision::sface::WEIGHTS_SHA256,
         EMBEDDING_DIM as u16,
         DEFAULT_COSINE_THRESHOLD,
     )

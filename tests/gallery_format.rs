@@ -1,7 +1,7 @@
 //! Gallery files: round trips, signatures, and every way a file can be bad.
 
 use ed25519_dalek::SigningKey;
-use facegate::gallery::format::{Body, MAGIC, Name};
+use facegate::gallery::format::{Body, BodyV1, HeaderV1, MAGIC, Name, Payload, People};
 use facegate::gallery::{Gallery, GalleryError, Keyring, Person, Policy, quantise};
 use facegate::vision::Embedding;
 
@@ -37,9 +37,22 @@ fn trusting(k: &SigningKey) -> Policy {
 }
 
 /// Frames a postcard body exactly as docs/gallery-format.md says, unsigned.
+/// The format-2 payload of a body, people in the clear.
+fn plain(body: &Body) -> Vec<u8> {
+    postcard::to_stdvec(&Payload {
+        header: body.header.clone(),
+        people: People::Plain(body.persons.clone()),
+    })
+    .expect("postcard")
+}
+
 fn frame(payload: &[u8]) -> Vec<u8> {
+    frame_version(2, payload)
+}
+
+fn frame_version(version: u16, payload: &[u8]) -> Vec<u8> {
     let mut out = MAGIC.to_vec();
-    out.extend(1u16.to_le_bytes());
+    out.extend(version.to_le_bytes());
     out.extend(0u16.to_le_bytes());
     out.extend((payload.len() as u32).to_le_bytes());
     out.extend(payload);
@@ -66,8 +79,25 @@ fn round_trip_unsigned_and_signed() {
     );
     assert_eq!(back.body.persons, g.body.persons);
     // Independent framing agrees with the encoder byte for byte.
-    let payload = postcard::to_stdvec(&g.body).expect("postcard");
-    assert_eq!(frame(&payload), bytes);
+    assert_eq!(frame(&plain(&g.body)), bytes);
+    // A format-1 file (the old header, no provenance flag) still reads.
+    let h = &g.body.header;
+    let v1 = BodyV1 {
+        header: HeaderV1 {
+            model_id: h.model_id.clone(),
+            weights_sha256: h.weights_sha256,
+            embedding_dim: h.embedding_dim,
+            encoding: h.encoding,
+            version: h.version,
+            created_unix: h.created_unix,
+            issuer: None,
+            threshold: h.threshold,
+        },
+        persons: g.body.persons.clone(),
+    };
+    let old = frame_version(1, &postcard::to_stdvec(&v1).expect("postcard"));
+    let back = Gallery::decode(&old, &Policy::default()).expect("decode format 1");
+    assert_eq!(back.body, g.body);
 }
 
 #[test]
@@ -135,7 +165,7 @@ fn length_prefixes_claiming_gigabytes_are_refused_without_allocating() {
         Err(GalleryError::TooLarge { .. })
     ));
     // Inside the body: a person count of 2^31 (varint), CRC made valid again.
-    let mut payload = postcard::to_stdvec(&sample(0).body).expect("postcard");
+    let mut payload = plain(&sample(0).body);
     assert_eq!(payload.pop(), Some(0), "empty person list is the last byte");
     payload.extend([0x80, 0x80, 0x80, 0x80, 0x08]);
     match Gallery::decode(&frame(&payload), &Policy::default()) {
@@ -156,7 +186,7 @@ fn length_prefixes_claiming_gigabytes_are_refused_without_allocating() {
 fn wrong_dimension_and_model_are_refused() {
     let mut body: Body = sample(1).body;
     body.header.embedding_dim = 64;
-    let bytes = frame(&postcard::to_stdvec(&body).expect("postcard"));
+    let bytes = frame(&plain(&body));
     match Gallery::decode(&bytes, &Policy::default()) {
         Err(GalleryError::Malformed(m)) => assert!(m.contains("dimension"), "{m}"),
         other => panic!("{other:?}"),

@@ -1,169 +1,18 @@
 //! The terminal on the simulated board: replayed frames, in-memory door
-//! pins, a PNG display and a real event log.
+//! pins, a PNG display and a real event log (`common/scene.rs`).
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use facegate::config::Config;
-use facegate::door::sim::Transition;
-use facegate::enroll;
+use common::scene::Scene;
 use facegate::events::{self, Event, EventKind};
 use facegate::gallery::Gallery;
 use facegate::terminal::Terminal;
-use facegate::vision::sface::{DEFAULT_COSINE_THRESHOLD, EMBEDDING_DIM, MODEL_ID};
-use facegate::vision::{Backend, DetectorConfig, Precision};
-
-/// A scene: a gallery of two people enrolled from ID photos, a playlist, door
-/// inputs and a config, in a temp dir.
-struct Scene {
-    dir: common::TempDir,
-}
-
-impl Scene {
-    fn new(tag: &str, playlist: &str, inputs: &str, extra: &str) -> Self {
-        let dir = common::TempDir::new(tag);
-        let ids = common::shared_data().join("id-photos-wikimedia");
-        for (person, photo) in [
-            ("Emmanuel Macron", "person_a_1.jpg"),
-            ("Jacinda Ardern", "person_b_1.jpg"),
-        ] {
-            let d = dir.path().join("people").join(person);
-            std::fs::create_dir_all(&d).unwrap();
-            std::fs::copy(ids.join(photo), d.join(photo)).unwrap();
-        }
-        for photo in ["person_a_2.jpg", "person_b_2.jpg", "impostor_1.jpg"] {
-            std::fs::copy(ids.join(photo), dir.path().join(photo)).unwrap();
-        }
-        let vision = common::vision(Backend::default(), DetectorConfig::default());
-        let empty = Gallery::new(
-            MODEL_ID,
-            common::models()
-                .embedder_sha256(Precision::default())
-                .unwrap(),
-            EMBEDDING_DIM as u16,
-            DEFAULT_COSINE_THRESHOLD,
-        );
-        let (gallery, report) = enroll::enroll(
-            &vision,
-            &dir.path().join("people"),
-            empty,
-            &enroll::Options::default(),
-            |_| {},
-        )
-        .unwrap();
-        assert_eq!(gallery.persons().len(), 2, "{report:?}");
-        gallery
-            .save(&dir.path().join("gallery.fgal"), None)
-            .unwrap();
-        std::fs::write(dir.path().join("scene.txt"), playlist).unwrap();
-        std::fs::write(dir.path().join("inputs.txt"), inputs).unwrap();
-        std::fs::write(dir.path().join("board.toml"), config_text(extra)).unwrap();
-        Self { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn config(&self) -> Config {
-        Config::load(&self.path("board.toml")).unwrap()
-    }
-
-    /// Runs the terminal to the end of the playlist.
-    fn run(&self) -> Outcome {
-        let (terminal, pins) = Terminal::open(self.config(), Arc::new(AtomicBool::new(false)))
-            .unwrap_or_else(|e| panic!("{e:#}"));
-        let pins = pins.expect("sim door");
-        terminal.run().unwrap();
-        self.outcome(pins.relay.transitions())
-    }
-
-    fn outcome(&self, relay: Vec<Transition>) -> Outcome {
-        let events = events::read(&self.path("events.log")).unwrap().events;
-        let mut screens: Vec<String> = std::fs::read_dir(self.path("display"))
-            .map(|d| {
-                d.filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        screens.sort();
-        Outcome {
-            events,
-            relay,
-            screens,
-        }
-    }
-}
-
-fn config_text(extra: &str) -> String {
-    format!(
-        r#"
-[terminal]
-site = "Test"
-gallery = "gallery.fgal"
-models = "{models}"
-result_screen_ms = 300
-camera_retry_max_ms = 200
-[camera.replay]
-path = "scene.txt"
-{extra}
-[door]
-pulse_ms = 400
-held_open_s = 1
-[door.sim]
-inputs = "inputs.txt"
-record = "relay.jsonl"
-[display.sim]
-dir = "display"
-width = 240
-height = 240
-mono = false
-[events]
-path = "events.log"
-"#,
-        models = common::models().dir().display()
-    )
-}
-
-struct Outcome {
-    events: Vec<Event>,
-    relay: Vec<Transition>,
-    screens: Vec<String>,
-}
-
-impl Outcome {
-    fn kinds(&self) -> Vec<EventKind> {
-        self.events.iter().map(|e| e.kind).collect()
-    }
-
-    fn count(&self, kind: EventKind) -> usize {
-        self.events.iter().filter(|e| e.kind == kind).count()
-    }
-
-    fn relay_levels(&self) -> Vec<bool> {
-        self.relay.iter().map(|t| t.high).collect()
-    }
-
-    fn shown(&self, kind: &str) -> bool {
-        self.screens.iter().any(|s| s.contains(kind))
-    }
-
-    /// Length of the one unlock pulse, milliseconds.
-    fn pulse_ms(&self) -> u64 {
-        assert_eq!(
-            self.relay_levels(),
-            vec![false, true, false],
-            "{:?}",
-            self.relay
-        );
-        self.relay[2].t_ms - self.relay[1].t_ms
-    }
-}
+use facegate::vision::sface::DEFAULT_COSINE_THRESHOLD;
 
 #[test]
 fn enrolled_person_gets_exactly_one_pulse() {
@@ -356,8 +205,8 @@ fn require_signed_updates(scene: &Scene) {
     let text = std::fs::read_to_string(scene.path("board.toml"))
         .unwrap()
         .replace(
-            "result_screen_ms = 300",
-            "result_screen_ms = 300\nkeys = \"keys\"\nrequire_signature = true",
+            "require_signature = false",
+            "keys = \"keys\"\nrequire_signature = true",
         )
         + "[update]\ninbox = \"inbox\"\npoll_ms = 100\n";
     std::fs::write(scene.path("board.toml"), text).unwrap();
@@ -500,7 +349,7 @@ fn gallery_install_cli() {
             "corrupt or truncated",
             signed.v2[..signed.v2.len() - 100].to_vec(),
         ),
-        ("not newer than the installed version 1", signed.v1.clone()),
+        ("not newer than version 1, the newest", signed.v1.clone()),
     ];
     for (message, bytes) in cases {
         std::fs::write(scene.path("offer.fgal"), &bytes).unwrap();
@@ -548,4 +397,44 @@ fn gallery_install_cli() {
         signed.v1
     );
     let _ = signed.key;
+}
+
+#[test]
+fn a_clock_set_back_denies_people_with_a_window_and_is_logged() {
+    let scene = Scene::new("clock", "person_a_2.jpg x15\nblank x3\n", "", "fps = 10");
+    // Macron's access ends in 12 hours; the terminal last logged an event a
+    // day from now, so this clock is a day behind: he may be expired.
+    let now = facegate::gallery::now_unix();
+    let path = scene.path("gallery.fgal");
+    let mut g = Gallery::load(&path, &Default::default()).unwrap();
+    for p in &mut g.body.persons {
+        p.valid_until = Some(now + 12 * 3600);
+    }
+    g.save(&path, None).unwrap();
+    let mut log = events::EventLog::open(&scene.path("events.log"), Default::default()).unwrap();
+    let e = Event {
+        time_ms: (now + 24 * 3600) * 1000,
+        kind: EventKind::Stopped,
+        person_id: None,
+        name: None,
+        score: None,
+        frames: 0,
+        detail: None,
+    };
+    log.append(&e).unwrap();
+    drop(log);
+    let out = scene.run();
+    assert_eq!(out.count(EventKind::ClockWentBack), 1, "{:?}", out.kinds());
+    assert_eq!(out.count(EventKind::Granted), 0, "{:?}", out.kinds());
+    let denied = out.events.iter().find(|e| e.kind == EventKind::Denied);
+    assert!(
+        denied.is_some_and(|d| d.detail.as_deref().unwrap_or("").contains("Clock not set")),
+        "{:?}",
+        out.events
+    );
+    assert_eq!(out.relay_levels(), vec![false], "relay moved");
+    // With the clock right (no later event), the same person is let in.
+    let fresh = Scene::new("clock-ok", "person_a_2.jpg x15\nblank x3\n", "", "fps = 10");
+    g.save(&fresh.path("gallery.fgal"), None).unwrap();
+    assert_eq!(fresh.run().count(EventKind::Granted), 1);
 }

@@ -1,13 +1,18 @@
 //! Crash consistency of gallery updates: a child process installs ever newer
-//! signed galleries and is killed with SIGKILL at random moments. After every
-//! kill the device must start with a valid gallery, the last acknowledged one
-//! or the one being installed, never a broken one.
+//! signed galleries and is killed with SIGKILL at random moments. The child
+//! prints `installing N` before each install and `installed N` after it. After
+//! every kill the device must start with a valid gallery: the last
+//! acknowledged one, or (if the kill landed mid-install) the one being
+//! installed, never a broken one. The run must prove it tested something: every
+//! child died of SIGKILL (not a panic or an exit), installed at least one
+//! version per round, and a good share of the kills landed mid-install.
 //!
 //! `FACEGATE_CRASH_KILLS` sets the number of kills (default 200;
 //! `scripts/crash-update.sh` runs 1000).
 
 mod common;
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -53,7 +58,8 @@ fn gallery_bytes(v: u64) -> Vec<u8> {
     g.encode(Some(&key())).unwrap()
 }
 
-/// The child: install versions after the installed one, acknowledging each.
+/// The child: install versions after the installed one, announcing each
+/// install before it starts and acknowledging it when it is done.
 #[test]
 #[ignore = "run by update_survives_kill_9 as a child process"]
 fn child_installer() {
@@ -67,12 +73,50 @@ fn child_installer() {
         .unwrap_or(0);
     loop {
         let next = version + 1;
-        store
-            .install(&gallery_bytes(next), &policy(), Some(version))
-            .unwrap();
+        let bytes = gallery_bytes(next);
+        println!("installing {next}");
+        store.install(&bytes, &policy(), Some(version)).unwrap();
+        println!("installed {next}");
         version = next;
-        println!("installed {version}");
     }
+}
+
+/// What one child did before its kill: the versions it finished installing
+/// and the one it had started on (announced, not acknowledged), if any.
+struct Round {
+    acked: Vec<u64>,
+    in_flight: Option<u64>,
+}
+
+/// Parses the child's `installing N` / `installed N` lines, checking they
+/// alternate and count up from `installed + 1`.
+fn parse_round(lines: &[String], installed: u64, round: usize) -> Round {
+    let mut r = Round {
+        acked: Vec::new(),
+        in_flight: None,
+    };
+    let mut expected = installed + 1;
+    for line in lines {
+        if let Some(n) = line.strip_prefix("installing ") {
+            let n: u64 = n.parse().expect("version");
+            assert!(
+                r.in_flight.is_none() && n == expected,
+                "kill {round}: `{line}` out of order after {installed} (lines: {lines:?})"
+            );
+            r.in_flight = Some(n);
+        } else if let Some(n) = line.strip_prefix("installed ") {
+            let n: u64 = n.parse().expect("version");
+            assert_eq!(
+                r.in_flight,
+                Some(n),
+                "kill {round}: `{line}` without `installing {n}` (lines: {lines:?})"
+            );
+            r.acked.push(n);
+            r.in_flight = None;
+            expected = n + 1;
+        }
+    }
+    r
 }
 
 #[test]
@@ -85,38 +129,75 @@ fn update_survives_kill_9() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let current: PathBuf = dir.join("gallery.fgal");
+    let stderr_path = dir.join("child.stderr");
     let store = Store::new(&current);
     store.install(&gallery_bytes(1), &policy(), None).unwrap();
-    let mut acked = 1u64;
-    let (mut fell_back, mut mid_write) = (0, 0);
+    let mut installed = 1u64;
+    let mut acked_versions = 0u64;
+    let (mut fell_back, mut mid_install, mut landed_unacked) = (0, 0, 0);
     let started = Instant::now();
     for round in 0..kills {
         let mut cmd = common::child_test("child_installer");
-        cmd.env(CHILD_ENV, &current);
-        let acks = common::kill_at_random(cmd, "installed ", Duration::from_millis(20));
-        acked = acks.into_iter().fold(acked, u64::max);
+        cmd.env(CHILD_ENV, &current)
+            .stderr(std::fs::File::create(&stderr_path).unwrap());
+        // The delay starts at the first acknowledged install.
+        let (lines, status) =
+            common::kill_child_lines(cmd, Some("installed "), Duration::from_millis(20));
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "kill {round}: the child was not killed but exited ({status}): {}",
+            std::fs::read_to_string(&stderr_path).unwrap_or_default()
+        );
+        let r = parse_round(&lines, installed, round);
+        assert!(
+            !r.acked.is_empty(),
+            "kill {round}: the child acknowledged no install (lines: {lines:?})"
+        );
+        acked_versions += r.acked.len() as u64;
+        let acked = r.acked.last().copied().unwrap_or(installed);
 
         let loaded = store
             .load(&policy())
             .unwrap_or_else(|e| panic!("kill {round}: no usable gallery: {e}"));
         let v = loaded.gallery().header().version;
-        assert!(
-            v == acked || v == acked + 1,
-            "kill {round}: version {v} after acknowledging {acked}"
-        );
-        if v == acked + 1 {
-            mid_write += 1; // the new file landed, the ack did not
-            acked = v;
-        }
         if let Loaded::FellBack { why, .. } = &loaded {
             fell_back += 1;
             eprintln!("kill {round}: fell back: {why}");
         }
+        match r.in_flight {
+            // Killed between `installing N` and `installed N`: either gallery.
+            Some(next) => {
+                mid_install += 1;
+                assert!(
+                    v == acked || v == next,
+                    "kill {round}: version {v} after acknowledging {acked}, installing {next}"
+                );
+                landed_unacked += usize::from(v == next);
+            }
+            // Killed between installs: exactly the acknowledged one.
+            None => assert_eq!(
+                v, acked,
+                "kill {round}: version {v} after acknowledging {acked}, no install under way"
+            ),
+        }
+        installed = v;
     }
     println!(
-        "{kills} kills in {:.1} s: {acked} versions installed, {mid_write} killed between \
-         rename and ack, {fell_back} fallbacks to the previous gallery, 0 broken",
+        "{kills} kills in {:.1} s: {acked_versions} versions acknowledged (installed now {installed}), \
+         {mid_install} kills mid-install ({landed_unacked} of them after the new file landed, \
+         before the ack), {fell_back} fallbacks to the previous gallery, 0 broken",
         started.elapsed().as_secs_f64()
+    );
+    // Versions advanced: at least one acknowledged install per child.
+    assert!(
+        acked_versions >= kills as u64 && installed > kills as u64,
+        "only {acked_versions} versions acknowledged in {kills} rounds"
+    );
+    // The kills test crashes during installs, not only between them.
+    assert!(
+        mid_install * 4 >= kills,
+        "only {mid_install} of {kills} kills landed mid-install"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,4 +1,11 @@
 //! V4L2 capture with memory-mapped streaming (YUYV or MJPEG).
+//!
+//! The terminal takes far longer per frame than the camera between frames
+//! (hundreds of milliseconds for a face against 66 ms at 15 fps), so queued
+//! buffers fill up and wait: the oldest of them is seconds old. Every read
+//! therefore works on the newest frame: buffers with a newer one behind them
+//! are handed back, and so is a buffer whose (monotonic) capture time is more
+//! than [`STALE_PERIODS`] frame periods old; then the next fresh one is taken.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -14,8 +21,13 @@ use super::{CameraError, Frame, FrameSource, PixelFormat, convert};
 
 const YUYV: FourCC = FourCC { repr: *b"YUYV" };
 const MJPG: FourCC = FourCC { repr: *b"MJPG" };
-/// Buffers queued with the driver.
-const BUFFERS: u32 = 4;
+/// Buffers queued with the driver: one being filled, one being read, one spare.
+const BUFFERS: u32 = 3;
+/// A buffer captured more than this many frame periods ago is stale.
+const STALE_PERIODS: u32 = 2;
+/// Most stale buffers skipped for one frame (the rest of the ring, then one
+/// refill), so a camera with odd timestamps cannot stall the loop.
+const MAX_SKIPPED: u32 = BUFFERS + 1;
 /// A device that delivers nothing for this long is treated as lost.
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -156,25 +168,43 @@ impl FrameSource for V4l2Camera {
             msg: "not streaming".into(),
         })?;
         let format = open.format;
-        let (buf, meta) = match open.stream.next() {
-            Ok(next) => next,
-            Err(e) => {
-                // Drop the stream: the caller reopens with backoff.
-                self.stream = None;
-                return Err(CameraError::Lost {
-                    device,
-                    msg: e.to_string(),
-                });
+        let handle = open.stream.handle();
+        let stale = Duration::from_secs(1) * STALE_PERIODS / self.fps.max(1);
+        let mut skipped = 0;
+        let (converted, age) = loop {
+            let (buf, meta) = match open.stream.next() {
+                Ok(next) => next,
+                Err(e) => {
+                    // Drop the stream: the caller reopens with backoff.
+                    self.stream = None;
+                    return Err(CameraError::Lost {
+                        device,
+                        msg: e.to_string(),
+                    });
+                }
+            };
+            let age = capture_age(meta);
+            // A newer buffer is already waiting, or this one waited too long.
+            let newer = handle.poll(libc::POLLIN, 0).is_ok_and(|n| n > 0);
+            if (newer || age.is_some_and(|a| a > stale)) && skipped < MAX_SKIPPED {
+                skipped += 1;
+                continue;
             }
+            let used = (meta.bytesused as usize).min(buf.len());
+            let image = if format.fourcc == YUYV {
+                convert::yuyv_to_rgb(&buf[..used], format.width, format.height, format.stride)
+                    .ok_or_else(|| format!("short YUYV frame ({used} bytes)"))
+            } else {
+                convert::mjpeg_to_rgb(&buf[..used])
+            };
+            break (image, age);
         };
-        let used = (meta.bytesused as usize).min(buf.len());
-        let image = if format.fourcc == YUYV {
-            convert::yuyv_to_rgb(&buf[..used], format.width, format.height, format.stride)
-                .ok_or_else(|| format!("short YUYV frame ({used} bytes)"))
-        } else {
-            convert::mjpeg_to_rgb(&buf[..used])
-        }
-        .map_err(|msg| CameraError::BadFrame {
+        tracing::debug!(
+            skipped,
+            age_ms = age.map(|a| a.as_secs_f64() * 1e3),
+            "camera frame"
+        );
+        let image = converted.map_err(|msg| CameraError::BadFrame {
             device: device.clone(),
             msg,
         })?;
@@ -204,6 +234,27 @@ impl FrameSource for V4l2Camera {
             None => format!("{} (closed)", self.name()),
         }
     }
+}
+
+/// How long ago the driver captured a buffer, when it stamps buffers with the
+/// monotonic clock (UVC and vivid do).
+fn capture_age(meta: &v4l::buffer::Metadata) -> Option<Duration> {
+    if !meta.flags.contains(v4l::buffer::Flags::TIMESTAMP_MONOTONIC) {
+        return None;
+    }
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec pointer.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) } != 0 {
+        return None;
+    }
+    let now_us = i128::from(now.tv_sec) * 1_000_000 + i128::from(now.tv_nsec) / 1000;
+    let at_us = i128::from(meta.timestamp.sec) * 1_000_000 + i128::from(meta.timestamp.usec);
+    u64::try_from(now_us - at_us)
+        .ok()
+        .map(Duration::from_micros)
 }
 
 #[cfg(test)]

@@ -8,9 +8,9 @@ use serde_json::json;
 
 use facegate::calibrate;
 use facegate::enroll::{self, Outcome};
-use facegate::gallery::{Gallery, Index, Keyring, Policy, keys};
-use facegate::vision::sface::{DEFAULT_COSINE_THRESHOLD, EMBEDDING_DIM, MODEL_ID};
-use facegate::vision::{ModelPaths, Precision, Vision, picture};
+use facegate::gallery::{Gallery, GalleryError, Index, Keyring, Policy, keys};
+use facegate::vision::sface::{DEFAULT_COSINE_THRESHOLD, EMBEDDING_DIM, MODEL_ID, WEIGHTS_SHA256};
+use facegate::vision::{Vision, picture};
 
 /// Reading policy for a gallery named on the command line.
 pub fn policy(keys_dir: Option<&Path>, model: bool, require_signature: bool) -> Result<Policy> {
@@ -26,14 +26,97 @@ pub fn policy(keys_dir: Option<&Path>, model: bool, require_signature: bool) -> 
     })
 }
 
-/// Loads a gallery to inspect or edit: signatures are checked against
-/// `keys_dir` when given, not checked otherwise.
-pub fn load(path: &Path, keys_dir: Option<&Path>) -> Result<Gallery> {
+/// What the command line trusts when it reads a gallery: `--keys`, the
+/// signing key of `--sign`, the device key that decrypts, and whether an
+/// unverified input may be edited (`--allow-unverified`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Trust<'a> {
+    pub keys: Option<&'a Path>,
+    pub sign: Option<&'a Path>,
+    pub allow_unverified: bool,
+    pub device_key: Option<&'a Path>,
+}
+
+impl Trust<'_> {
+    fn device_keys(&self) -> Result<Vec<facegate::gallery::DeviceKey>> {
+        let path = match self.device_key {
+            Some(p) => Some(p.to_path_buf()),
+            None => std::env::var_os("FACEGATE_DEVICE_KEY").map(PathBuf::from),
+        };
+        path.map(|p| facegate::gallery::DeviceKey::read(&p))
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .map_err(Into::into)
+    }
+}
+
+/// Loads a gallery to inspect: signatures are checked against `--keys` when
+/// given, not checked otherwise; decrypted with the device key when given.
+pub fn load(path: &Path, trust: Trust) -> Result<Gallery> {
     let policy = Policy {
-        check_signature: keys_dir.is_some(),
-        ..policy(keys_dir, false, false)?
+        check_signature: trust.keys.is_some(),
+        device_keys: trust.device_keys()?,
+        ..policy(trust.keys, false, false)?
     };
     Gallery::load(path, &policy).with_context(|| format!("reading gallery {}", path.display()))
+}
+
+/// Loads a gallery that a command edits and writes again. When the output
+/// is signed (`--sign`), the input must carry a valid signature by a key in
+/// `--keys` or by the signing key itself: otherwise an unsigned or forged
+/// copy (a threshold set to 0, a face swapped) would come out signed. With
+/// `--allow-unverified` such an input is used anyway and the output is
+/// marked as made from an unverified input.
+pub fn load_for_edit(path: &Path, trust: Trust) -> Result<Gallery> {
+    let Some(sign) = trust.sign else {
+        return load(path, trust);
+    };
+    let mut keyring = match trust.keys {
+        Some(dir) => Keyring::from_dir(dir)?.keys().to_vec(),
+        None => Vec::new(),
+    };
+    keyring.push(keys::read_signing_key(sign)?.verifying_key());
+    let strict = Policy {
+        keyring: Keyring::new(keyring),
+        require_signature: true,
+        device_keys: trust.device_keys()?,
+        ..Policy::default()
+    };
+    match Gallery::load(path, &strict) {
+        Ok(g) => Ok(g),
+        Err(
+            e @ (GalleryError::Unsigned
+            | GalleryError::UnknownKey(_)
+            | GalleryError::BadSignature(_)),
+        ) => {
+            if !trust.allow_unverified {
+                bail!(
+                    "{}: {e}; the output would be signed by {}, so its input must be \
+                     verified first: give the signer's public key with --keys DIR, or \
+                     --allow-unverified to use it anyway (the output is then marked as \
+                     made from an unverified input)",
+                    path.display(),
+                    sign.display()
+                );
+            }
+            eprintln!(
+                "warning: {}: {e}; used anyway (--allow-unverified): the output is marked as made from an unverified input",
+                path.display()
+            );
+            let mut g = Gallery::load(
+                path,
+                &Policy {
+                    check_signature: false,
+                    require_signature: false,
+                    ..strict
+                },
+            )
+            .with_context(|| format!("reading gallery {}", path.display()))?;
+            g.body.header.from_unverified = true;
+            Ok(g)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading gallery {}", path.display())),
+    }
 }
 
 fn signing_key(path: Option<&Path>) -> Result<Option<ed25519_dalek::SigningKey>> {
@@ -58,31 +141,29 @@ pub fn save(gallery: &Gallery, path: &Path, sign: Option<&Path>) -> Result<()> {
 pub struct EnrollArgs<'a> {
     pub photos: &'a Path,
     pub out: &'a Path,
-    pub sign: Option<&'a Path>,
     pub update: Option<&'a Path>,
     pub report: Option<&'a Path>,
     pub threshold: Option<f32>,
-    pub keys: Option<&'a Path>,
+    /// Device public keys (`*.x25519`) to encrypt the people to.
+    pub encrypt_to: Option<&'a Path>,
+    pub trust: Trust<'a>,
 }
 
-pub fn enroll(
-    vision: &Vision,
-    models: &ModelPaths,
-    precision: Precision,
-    a: EnrollArgs,
-    as_json: bool,
-) -> Result<()> {
-    let previous = a.update.map(|p| load(p, a.keys)).transpose()?;
+pub fn enroll(vision: &Vision, a: EnrollArgs, as_json: bool) -> Result<()> {
+    let previous = a.update.map(|p| load_for_edit(p, a.trust)).transpose()?;
     let threshold = a
         .threshold
         .or(previous.as_ref().map(|g| g.header().threshold))
         .unwrap_or(DEFAULT_COSINE_THRESHOLD);
-    let base = Gallery::new(
-        MODEL_ID,
-        models.embedder_sha256(precision)?,
-        EMBEDDING_DIM as u16,
-        threshold,
-    );
+    let mut base = Gallery::new(MODEL_ID, WEIGHTS_SHA256, EMBEDDING_DIM as u16, threshold);
+    if let Some(p) = &previous {
+        // An edit keeps the devices it was encrypted to, and its provenance.
+        base.recipients = p.recipients.clone();
+        base.body.header.from_unverified = p.header().from_unverified;
+    }
+    if let Some(dir) = a.encrypt_to {
+        base.recipients = facegate::gallery::seal::read_recipients(dir)?;
+    }
     let total: usize = enroll::scan(a.photos)?.iter().map(|p| p.files.len()).sum();
     let bar = ProgressBar::new(total as u64).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
@@ -100,7 +181,7 @@ pub fn enroll(
         }
     })?;
     bar.finish_and_clear();
-    save(&gallery, a.out, a.sign)?;
+    save(&gallery, a.out, a.trust.sign)?;
     if let Some(path) = a.report {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
@@ -170,10 +251,14 @@ pub fn identify(
     image: &Path,
     gallery_path: &Path,
     top: usize,
-    keys_dir: Option<&Path>,
+    trust: Trust,
     as_json: bool,
 ) -> Result<()> {
-    let gallery = Gallery::load(gallery_path, &policy(keys_dir, true, false)?)
+    let policy = Policy {
+        device_keys: trust.device_keys()?,
+        ..policy(trust.keys, true, false)?
+    };
+    let gallery = Gallery::load(gallery_path, &policy)
         .with_context(|| format!("reading gallery {}", gallery_path.display()))?;
     let index = Index::new(&gallery);
     let threshold = gallery.header().threshold;
@@ -273,14 +358,13 @@ pub fn show(g: &Gallery, name: &str, as_json: bool) -> Result<()> {
 /// Applies `edit` to the gallery at `path`, bumps its version and writes it back.
 pub fn edit(
     path: &Path,
-    sign: Option<&Path>,
-    keys_dir: Option<&Path>,
+    trust: Trust,
     edit: impl FnOnce(&mut Gallery) -> Result<String>,
 ) -> Result<()> {
-    let mut g = load(path, keys_dir)?;
+    let mut g = load_for_edit(path, trust)?;
     let done = edit(&mut g)?;
     g.body.header.version += 1;
-    save(&g, path, sign)?;
+    save(&g, path, trust.sign)?;
     println!(
         "{done}; {} is now version {}",
         path.display(),
@@ -321,18 +405,33 @@ pub fn merge(a: &Gallery, b: &Gallery) -> Result<Gallery> {
         }
     }
     out.body.header.version = a.header().version.max(b.header().version) + 1;
+    out.body.header.from_unverified |= b.header().from_unverified;
     Ok(out)
 }
 
-pub fn verify(path: &Path, keys_dir: Option<&Path>, require_signature: bool) -> Result<()> {
-    let g = Gallery::load(path, &policy(keys_dir, true, require_signature)?)
-        .with_context(|| format!("verifying {}", path.display()))?;
+pub fn verify(path: &Path, trust: Trust, require_signature: bool) -> Result<()> {
+    let policy = Policy {
+        device_keys: trust.device_keys()?,
+        ..policy(trust.keys, true, require_signature)?
+    };
+    let g =
+        Gallery::load(path, &policy).with_context(|| format!("verifying {}", path.display()))?;
     let signer = g.signed_by.map_or_else(
         || "unsigned".to_string(),
         |id| format!("signed by key {}", keys::hex(&id)),
     );
+    let provenance = if g.header().from_unverified {
+        ", made from an unverified input (--allow-unverified)"
+    } else {
+        ""
+    };
+    let sealed = if g.recipients.is_empty() {
+        ", not encrypted".to_string()
+    } else {
+        format!(", encrypted to {} device key(s)", g.recipients.len())
+    };
     println!(
-        "{}: OK, version {}, {} people, {signer}",
+        "{}: OK, version {}, {} people, {signer}{sealed}{provenance}",
         path.display(),
         g.header().version,
         g.persons().len()
@@ -398,12 +497,40 @@ pub fn keygen(stem: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `device-key --out FILE [--if-missing]`.
+pub fn device_key(out: &Path, if_missing: bool) -> Result<()> {
+    let public = facegate::gallery::seal::public_path(out);
+    if if_missing && out.exists() {
+        let key = facegate::gallery::DeviceKey::read(out)?;
+        println!(
+            "device key {} exists; public key {} ({})",
+            keys::hex(&key.id()),
+            keys::hex(&key.public()),
+            public.display()
+        );
+        return Ok(());
+    }
+    let key = facegate::gallery::DeviceKey::generate()?;
+    let written = key.write(out)?;
+    println!("device key {}", keys::hex(&key.id()));
+    println!(
+        "secret {} (0600: never copy it off this device)",
+        out.display()
+    );
+    println!(
+        "public {} (copy it into the folder given to `facegate enroll --encrypt-to`)",
+        written.display()
+    );
+    println!("public key {}", keys::hex(&key.public()));
+    Ok(())
+}
+
 pub struct CalibrateArgs<'a> {
     pub dir: Option<&'a Path>,
     pub far: f64,
     pub plot: Option<&'a Path>,
     pub gallery: Option<&'a Path>,
-    pub sign: Option<&'a Path>,
+    pub trust: Trust<'a>,
     pub max_impostors: usize,
     pub pairs: Option<&'a Path>,
     pub per_person: usize,
@@ -523,7 +650,7 @@ pub fn calibrate(
             .map_err(|e| anyhow::anyhow!("drawing {}: {e}", path.display()))?;
     }
     if let Some(path) = a.gallery {
-        edit(path, a.sign, None, |g| {
+        edit(path, a.trust, |g| {
             g.body.header.threshold = cal.target.threshold;
             Ok(format!("threshold set to {:.4}", cal.target.threshold))
         })?;

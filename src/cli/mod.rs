@@ -3,4 +3,5 @@
 pub mod events;
 pub mod gallery;
 pub mod run;
+pub mod usb;
 pub mod vision;

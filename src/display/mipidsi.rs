@@ -6,13 +6,14 @@ use embedded_graphics::pixelcolor::Rgb565;
 use embedded_graphics::prelude::*;
 use embedded_hal::digital::OutputPin;
 use linux_embedded_hal::spidev::{SpiModeFlags, SpidevOptions};
-use linux_embedded_hal::{CdevPin, Delay, SpidevDevice};
+use linux_embedded_hal::{Delay, SpidevDevice};
 use mipidsi::interface::{InterfacePixelFormat, SpiInterface};
 use mipidsi::models::{ILI9341Rgb565, Model, ST7789};
 use mipidsi::options::{ColorInversion, ColorOrder, Orientation, Rotation};
 use mipidsi::{Builder, Display};
 
 use super::{Canvas, DisplayError, Panel, Screen, SpiPanelConfig};
+use crate::gpio::Line;
 
 /// Which controller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +24,7 @@ pub enum Controller {
     Ili9341,
 }
 
-type Interface = SpiInterface<'static, SpidevDevice, CdevPin>;
+type Interface = SpiInterface<'static, SpidevDevice, Line>;
 
 /// An initialised controller that takes a whole frame of RGB565 pixels.
 trait Push: Send {
@@ -59,7 +60,7 @@ fn init<M>(
     di: Interface,
     c: &SpiPanelConfig,
     rotation: Rotation,
-    reset: Option<CdevPin>,
+    reset: Option<Line>,
 ) -> Result<Box<dyn Push>, String>
 where
     M: Model<ColorFormat = Rgb565> + Send + 'static,

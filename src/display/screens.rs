@@ -54,6 +54,11 @@ pub enum Screen {
         /// What is wrong.
         message: String,
     },
+    /// The door cannot be driven (its controller stopped, the relay fails).
+    Fault {
+        /// What it means for the person at the door.
+        message: String,
+    },
 }
 
 impl Screen {
@@ -67,6 +72,7 @@ impl Screen {
             Screen::CameraLost { .. } => "camera-lost",
             Screen::Updating { .. } => "updating",
             Screen::Alarm { .. } => "alarm",
+            Screen::Fault { .. } => "fault",
         }
     }
 }
@@ -123,6 +129,7 @@ fn words(screen: &Screen) -> (String, &'static str, String) {
             },
         ),
         Screen::Alarm { message } => ("Alarm".into(), "ALARM", message.clone()),
+        Screen::Fault { message } => ("Door fault".into(), "OUT OF ORDER", message.clone()),
     }
 }
 
@@ -130,7 +137,7 @@ fn accent(screen: &Screen) -> Rgb888 {
     match screen {
         Screen::Idle { .. } | Screen::FaceSeen { .. } => SLATE,
         Screen::Granted { .. } => GREEN,
-        Screen::Denied { .. } => RED,
+        Screen::Denied { .. } | Screen::Fault { .. } => RED,
         Screen::CameraLost { .. } | Screen::Alarm { .. } => AMBER,
         Screen::Updating { .. } => BLUE,
     }
@@ -353,7 +360,7 @@ fn icon<D: DrawTarget<Color = Rgb888>>(
             line((-k, -k), (k, k)).draw(target)?;
             line((-k, k), (k, -k)).draw(target)
         }
-        Screen::Alarm { .. } | Screen::CameraLost { .. } => {
+        Screen::Alarm { .. } | Screen::CameraLost { .. } | Screen::Fault { .. } => {
             line((0, -k - k / 3), (0, k / 3)).draw(target)?;
             Circle::with_center(Point::new(cx, cy + k), (r / 4).max(4) as u32)
                 .into_styled(PrimitiveStyle::with_fill(WHITE))
@@ -481,6 +488,9 @@ mod tests {
             },
             Screen::Alarm {
                 message: "Door held open".into(),
+            },
+            Screen::Fault {
+                message: "Door not unlocked".into(),
             },
         ]
     }

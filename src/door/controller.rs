@@ -40,8 +40,59 @@ pub enum DoorEvent {
     HeldOpen,
     /// The door opened while locked.
     Forced,
-    /// Reading or driving a line failed.
+    /// Reading or driving a line started failing (or fails differently).
     Fault(String),
+    /// A fault is over: the line works again (the fault's text).
+    FaultCleared(String),
+}
+
+/// The faults of one line operation (reading the inputs, or driving the
+/// relay), retried every tick but reported once: when they start or change,
+/// and when the operation has worked `clear_after` times in a row.
+#[derive(Debug, Clone)]
+pub struct FaultLatch {
+    current: Option<String>,
+    clear_after: u32,
+    good: u32,
+}
+
+impl FaultLatch {
+    /// No fault yet; one clears after `clear_after` successes (at least 1).
+    pub fn new(clear_after: u32) -> Self {
+        Self {
+            current: None,
+            clear_after: clear_after.max(1),
+            good: 0,
+        }
+    }
+
+    /// The outcome of one attempt; an event if it starts, changes or clears
+    /// a fault.
+    pub fn update(&mut self, outcome: Result<(), String>) -> Option<DoorEvent> {
+        match outcome {
+            Ok(()) => {
+                self.good = self.good.saturating_add(1);
+                if self.good >= self.clear_after {
+                    self.current.take().map(DoorEvent::FaultCleared)
+                } else {
+                    None
+                }
+            }
+            Err(msg) => {
+                self.good = 0;
+                if self.current.as_ref() == Some(&msg) {
+                    return None;
+                }
+                self.current = Some(msg.clone());
+                Some(DoorEvent::Fault(msg))
+            }
+        }
+    }
+
+    /// The fault in force, if any.
+    pub fn current(&self) -> Option<&str> {
+        self.current.as_deref()
+    }
 }
 
 /// The door's state machine.
@@ -231,6 +282,40 @@ mod tests {
         assert_eq!(
             ev,
             vec![(500, DoorEvent::Forced), (10_500, DoorEvent::HeldOpen)]
+        );
+    }
+
+    #[test]
+    fn faults_are_reported_when_they_start_change_and_clear() {
+        let mut latch = FaultLatch::new(3);
+        let err = |m: &str| Err(m.to_string());
+        assert_eq!(latch.update(Ok(())), None);
+        assert_eq!(latch.update(err("a")), Some(DoorEvent::Fault("a".into())));
+        for _ in 0..1000 {
+            assert_eq!(latch.update(err("a")), None);
+        }
+        assert_eq!(latch.update(err("b")), Some(DoorEvent::Fault("b".into())));
+        // A flapping line: successes in between do not clear it.
+        for _ in 0..100 {
+            assert_eq!(latch.update(Ok(())), None);
+            assert_eq!(latch.update(Ok(())), None);
+            assert_eq!(latch.update(err("b")), None);
+        }
+        assert_eq!(latch.current(), Some("b"));
+        assert_eq!(latch.update(Ok(())), None);
+        assert_eq!(latch.update(Ok(())), None);
+        assert_eq!(
+            latch.update(Ok(())),
+            Some(DoorEvent::FaultCleared("b".into()))
+        );
+        assert_eq!(latch.update(Ok(())), None);
+        assert_eq!(latch.current(), None);
+        // clear_after 0 is 1.
+        let mut relay = FaultLatch::new(0);
+        relay.update(err("x"));
+        assert_eq!(
+            relay.update(Ok(())),
+            Some(DoorEvent::FaultCleared("x".into()))
         );
     }
 

@@ -2,7 +2,8 @@
 //! button, behind the small [`Door`] trait. [`pins::PinDoor`] drives them on
 //! `embedded-hal` pins (Linux GPIO character device, or simulated pins);
 //! [`controller::Controller`] holds the logic and [`DoorHandle`] runs it on
-//! its own thread, so pulses keep their length whatever the camera does.
+//! its own thread (`handle.rs`), so pulses keep their length whatever the
+//! camera does.
 //!
 //! Locks: a **fail-secure** lock (electric strike) stays locked without
 //! power, so the relay is energised to unlock; a **fail-safe** lock
@@ -11,24 +12,21 @@
 //! (SIGTERM) and when the program panics.
 
 pub mod controller;
+mod handle;
 pub mod pins;
 pub mod sim;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use linux_embedded_hal::CdevPin;
 use serde::Deserialize;
 
-pub use controller::{Controller, DoorEvent, Inputs, Policy};
+pub use controller::{Controller, DoorEvent, FaultLatch, Inputs, Policy};
+pub use handle::{DoorHandle, NOT_RUNNING};
 pub use pins::PinDoor;
 pub use sim::SimPin;
 
-use crate::gpio::LineSpec;
+use crate::gpio::{Line, LineSpec};
 
 /// How often the door thread reads its inputs.
 pub const POLL: Duration = Duration::from_millis(10);
@@ -214,7 +212,7 @@ pub fn open(config: &DoorConfig, base: &Path) -> Result<Opened, DoorError> {
         let relay = lines
             .relay
             .output("facegate-relay", u8::from(wiring.relay_level(false)))?;
-        let input = |spec: &Option<LineSpec>, name| -> Result<Option<CdevPin>, DoorError> {
+        let input = |spec: &Option<LineSpec>, name| -> Result<Option<Line>, DoorError> {
             Ok(match spec {
                 Some(s) => Some(s.input(name)?),
                 None => None,
@@ -266,129 +264,11 @@ pub fn open(config: &DoorConfig, base: &Path) -> Result<Opened, DoorError> {
     })
 }
 
-enum Command {
-    Unlock,
-    Shutdown,
-}
-
-/// The door running on its own thread.
-pub struct DoorHandle {
-    commands: Sender<Command>,
-    events: Receiver<DoorEvent>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl DoorHandle {
-    /// Starts the door thread. It locks and ends on [`DoorHandle::shutdown`],
-    /// when the handle is dropped, or as soon as `stop` is set (SIGTERM).
-    pub fn spawn(door: Box<dyn Door>, policy: Policy, stop: Arc<AtomicBool>) -> Self {
-        let (commands, rx) = mpsc::channel();
-        let (tx, events) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("door".into())
-            .spawn(move || run(door, Controller::new(policy), &rx, &tx, &stop))
-            .ok();
-        Self {
-            commands,
-            events,
-            thread,
-        }
-    }
-
-    /// Starts an unlock pulse.
-    pub fn unlock(&self) {
-        let _ = self.commands.send(Command::Unlock);
-    }
-
-    /// Events since the last call.
-    pub fn events(&self) -> Vec<DoorEvent> {
-        self.events.try_iter().collect()
-    }
-
-    /// Whether the door thread is running.
-    pub fn is_alive(&self) -> bool {
-        self.thread.as_ref().is_some_and(|t| !t.is_finished())
-    }
-
-    /// Locks, stops the thread and returns its last events.
-    pub fn shutdown(&mut self) -> Vec<DoorEvent> {
-        self.stop();
-        self.events()
-    }
-
-    fn stop(&mut self) {
-        let _ = self.commands.send(Command::Shutdown);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for DoorHandle {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn run(
-    mut door: Box<dyn Door>,
-    mut ctrl: Controller,
-    commands: &Receiver<Command>,
-    events: &Sender<DoorEvent>,
-    stop: &AtomicBool,
-) {
-    let mut relay_unlocked = false;
-    let mut inputs = Inputs::default();
-    let mut fault: Option<String> = None;
-    while !stop.load(Ordering::Relaxed) {
-        let mut out = Vec::new();
-        match commands.recv_timeout(POLL) {
-            Ok(Command::Unlock) => out.extend(ctrl.unlock(Instant::now())),
-            Ok(Command::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
-            Err(RecvTimeoutError::Timeout) => {}
-        }
-        let read = door
-            .door_open()
-            .and_then(|open| Ok((open, door.exit_pressed()?)));
-        match read {
-            Ok((door_open, exit_pressed)) => {
-                inputs = Inputs {
-                    door_open,
-                    exit_pressed,
-                };
-                fault = None;
-            }
-            Err(e) if fault.as_deref() != Some(&e.to_string()) => {
-                fault = Some(e.to_string());
-                out.push(DoorEvent::Fault(e.to_string()));
-            }
-            Err(_) => {}
-        }
-        out.extend(ctrl.tick(Instant::now(), inputs));
-        if ctrl.unlocked() != relay_unlocked {
-            match door.set_unlocked(ctrl.unlocked()) {
-                Ok(()) => relay_unlocked = ctrl.unlocked(),
-                Err(e) => out.push(DoorEvent::Fault(e.to_string())),
-            }
-        }
-        for e in out {
-            let _ = events.send(e);
-        }
-    }
-    let locked = ctrl.lock();
-    if let Err(e) = door.set_unlocked(false) {
-        let _ = events.send(DoorEvent::Fault(e.to_string()));
-    }
-    for e in locked {
-        let _ = events.send(e);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn sim_config() -> DoorConfig {
+    pub(super) fn sim_config() -> DoorConfig {
         toml::from_str("pulse_ms = 200\nheld_open_s = 1\n[sim]\n").unwrap()
     }
 
@@ -417,103 +297,5 @@ mod tests {
         assert!(both.validate().is_err());
         assert!(sim_config().validate().is_ok());
         assert!(toml::from_str::<DoorConfig>("pulse = 3\n[sim]\n").is_err());
-    }
-
-    /// The thread pulses the relay for the configured time (never shorter)
-    /// and locks on shutdown mid-pulse.
-    #[test]
-    fn thread_pulses_and_locks_on_shutdown() {
-        let opened = open(&sim_config(), Path::new(".")).unwrap();
-        let pins = opened.sim.unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut door = DoorHandle::spawn(opened.door, sim_config().policy(), stop);
-        door.unlock();
-        while pins.relay.transitions().len() < 3 {
-            std::thread::sleep(POLL);
-        }
-        let t = pins.relay.transitions();
-        let levels: Vec<bool> = t.iter().map(|t| t.high).collect();
-        assert_eq!(levels, vec![false, true, false]);
-        assert!(t[2].t_ms - t[1].t_ms >= 200, "{t:?}");
-
-        door.unlock();
-        while pins.relay.transitions().len() < 4 {
-            std::thread::sleep(POLL);
-        }
-        let events = door.shutdown();
-        assert_eq!(events.last(), Some(&DoorEvent::Locked), "{events:?}");
-        assert!(!pins.relay.level());
-    }
-
-    /// A panic anywhere leaves the relay locked: the pins' drop locks it, and
-    /// so does dropping the door thread's handle while unwinding.
-    #[test]
-    fn a_panic_leaves_the_relay_locked() {
-        let opened = open(&sim_config(), Path::new(".")).unwrap();
-        let pins = opened.sim.unwrap();
-        let mut door = opened.door;
-        door.set_unlocked(true).unwrap();
-        assert!(pins.relay.level());
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            let _door = door;
-            panic!("a bug");
-        }));
-        assert!(r.is_err());
-        assert!(!pins.relay.level(), "relay left unlocked by a panic");
-
-        let opened = open(&sim_config(), Path::new(".")).unwrap();
-        let pins = opened.sim.unwrap();
-        let handle = DoorHandle::spawn(
-            opened.door,
-            Policy {
-                pulse: Duration::from_secs(60),
-                ..sim_config().policy()
-            },
-            Arc::new(AtomicBool::new(false)),
-        );
-        handle.unlock();
-        while !pins.relay.level() {
-            std::thread::sleep(POLL);
-        }
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            let _handle = handle;
-            panic!("a bug in the main loop");
-        }));
-        assert!(r.is_err());
-        assert!(
-            !pins.relay.level(),
-            "relay left unlocked mid-pulse by a panic"
-        );
-    }
-
-    #[test]
-    fn exit_button_and_held_open_through_the_pins() {
-        let opened = open(&sim_config(), Path::new(".")).unwrap();
-        let pins = opened.sim.unwrap();
-        let door = DoorHandle::spawn(
-            opened.door,
-            sim_config().policy(),
-            Arc::new(AtomicBool::new(false)),
-        );
-        pins.exit_button.set(false); // active low: pressed
-        std::thread::sleep(POLL * 5);
-        pins.exit_button.set(true);
-        pins.contact.set(true); // open
-        let mut seen = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !seen.contains(&DoorEvent::HeldOpen) && Instant::now() < deadline {
-            std::thread::sleep(POLL);
-            seen.extend(door.events());
-        }
-        assert_eq!(
-            seen[..4],
-            [
-                DoorEvent::ExitButton,
-                DoorEvent::Unlocked,
-                DoorEvent::Opened,
-                DoorEvent::Locked
-            ]
-        );
-        assert!(seen.contains(&DoorEvent::HeldOpen), "{seen:?}");
     }
 }

@@ -1,5 +1,5 @@
 //! A door wired to three GPIO lines, generic over `embedded-hal` 1.0 pins:
-//! `CdevPin` on Linux, [`super::sim::SimPin`] in tests and the demo.
+//! [`crate::gpio::Line`] on Linux, [`super::sim::SimPin`] in tests and the demo.
 
 use embedded_hal::digital::{InputPin, OutputPin};
 

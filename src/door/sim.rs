@@ -1,15 +1,15 @@
 //! Simulated GPIO: in-memory `embedded-hal` pins. Outputs record timestamped
 //! transitions (and can append them to a JSON-lines file); inputs follow a
-//! script of timed levels or are set by a test.
+//! script of timed levels or are set by a test, which can also make a line
+//! fail (a broken wire or driver) or crash the thread using it (a bug).
 
-use std::convert::Infallible;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use embedded_hal::digital::{ErrorType, InputPin, OutputPin};
+use embedded_hal::digital::{ErrorKind, ErrorType, InputPin, OutputPin};
 use serde::Serialize;
 
 use super::DoorError;
@@ -31,6 +31,32 @@ struct State {
     /// Scripted input levels (time since start, level), in time order.
     script: Vec<(Duration, bool)>,
     transitions: Vec<Transition>,
+    failure: Option<Failure>,
+}
+
+/// How a line misbehaves (tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Every read or write returns an error.
+    Error,
+    /// The next read or write panics, ending the thread that made it.
+    Panic,
+}
+
+/// A simulated line failure.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SimError;
+
+impl std::fmt::Debug for SimError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("simulated line failure")
+    }
+}
+
+impl embedded_hal::digital::Error for SimError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Other
+    }
 }
 
 /// One simulated line; clones share the line.
@@ -51,6 +77,7 @@ impl SimPin {
                 level,
                 script: Vec::new(),
                 transitions: Vec::new(),
+                failure: None,
             })),
             started,
             record: None,
@@ -76,6 +103,25 @@ impl SimPin {
         if let Ok(mut s) = self.state.lock() {
             s.level = high;
             s.script.clear();
+        }
+    }
+
+    /// Makes reads and writes of this line fail (or panic) from now on;
+    /// `None` repairs it.
+    pub fn fail(&self, failure: Option<Failure>) {
+        if let Ok(mut s) = self.state.lock() {
+            s.failure = failure;
+        }
+    }
+
+    /// `Err` if the line is made to fail; panics (outside the lock) if it is
+    /// made to crash.
+    fn check(&self) -> Result<(), SimError> {
+        let failure = self.state.lock().ok().and_then(|s| s.failure);
+        match failure {
+            None => Ok(()),
+            Some(Failure::Error) => Err(SimError),
+            Some(Failure::Panic) => panic!("simulated crash on the {} line", self.name),
         }
     }
 
@@ -121,25 +167,29 @@ impl SimPin {
 }
 
 impl ErrorType for SimPin {
-    type Error = Infallible;
+    type Error = SimError;
 }
 
 impl OutputPin for SimPin {
-    fn set_low(&mut self) -> Result<(), Infallible> {
+    fn set_low(&mut self) -> Result<(), SimError> {
+        self.check()?;
         self.drive(false);
         Ok(())
     }
-    fn set_high(&mut self) -> Result<(), Infallible> {
+    fn set_high(&mut self) -> Result<(), SimError> {
+        self.check()?;
         self.drive(true);
         Ok(())
     }
 }
 
 impl InputPin for SimPin {
-    fn is_high(&mut self) -> Result<bool, Infallible> {
+    fn is_high(&mut self) -> Result<bool, SimError> {
+        self.check()?;
         Ok(self.level())
     }
-    fn is_low(&mut self) -> Result<bool, Infallible> {
+    fn is_low(&mut self) -> Result<bool, SimError> {
+        self.check()?;
         Ok(!self.level())
     }
 }
@@ -206,6 +256,24 @@ mod tests {
         pin.set_high().unwrap();
         let levels: Vec<bool> = pin.transitions().iter().map(|t| t.high).collect();
         assert_eq!(levels, vec![false, true]);
+    }
+
+    #[test]
+    fn failing_lines_fail_until_repaired() {
+        let mut pin = SimPin::new("relay", false, Instant::now());
+        pin.fail(Some(Failure::Error));
+        assert_eq!(pin.set_high(), Err(SimError));
+        assert_eq!(pin.is_high(), Err(SimError));
+        pin.fail(None);
+        pin.set_high().unwrap();
+        assert!(pin.level());
+        pin.fail(Some(Failure::Panic));
+        let mut crashing = pin.clone();
+        let crash = std::panic::AssertUnwindSafe(move || crashing.is_high());
+        assert!(std::panic::catch_unwind(crash).is_err());
+        // The panic happened outside the lock: the line still works.
+        pin.fail(None);
+        assert!(pin.is_high().unwrap());
     }
 
     #[test]

@@ -34,15 +34,24 @@ pub fn parse_since(text: &str, now: SystemTime) -> Result<u64, String> {
     ))
 }
 
+/// A text cell: a leading `'` if a spreadsheet would read it as a formula
+/// (`=`, `+`, `-`, `@`, tab, carriage return: OWASP's CSV injection advice),
+/// then quoted if it holds a comma, quote or line break.
 fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s
     }
 }
 
-/// CSV with a header row; fields with commas, quotes or newlines are quoted.
+/// CSV with a header row; fields with commas, quotes or newlines are quoted,
+/// and text that would start a formula is defused with a leading `'`.
 pub fn to_csv(events: &[Event]) -> String {
     let mut out = String::from("time,kind,person_id,name,score,frames,detail\n");
     for e in events {
@@ -119,6 +128,45 @@ mod tests {
             csv,
             "time,kind,person_id,name,score,frames,detail\n\
              2025-11-28T08:00:00.123Z,denied,4,\"Smith, \"\"Bob\"\"\",0.4123,5,\"line one\nline two\"\n"
+        );
+    }
+
+    /// Names come from gallery files and photo folders: a hostile one must
+    /// not run in the spreadsheet that opens the export.
+    #[test]
+    fn csv_defuses_formulas() {
+        let e = |name: &str, detail: &str| Event {
+            time_ms: 1_764_316_800_000,
+            kind: EventKind::Granted,
+            person_id: Some(1),
+            name: Some(name.into()),
+            score: Some(-0.25),
+            frames: 3,
+            detail: Some(detail.into()),
+        };
+        let csv = to_csv(&[
+            e("=HYPERLINK(\"http://x.invalid\",\"Bob\")", "+1"),
+            e("-2+3", "@SUM(A1)"),
+            e("\tTab", "\rCR"),
+            e("José = Müller", "a-b"),
+        ]);
+        let rows: Vec<&str> = csv.lines().skip(1).collect();
+        assert_eq!(
+            rows[0],
+            "2025-11-28T08:00:00.000Z,granted,1,\"'=HYPERLINK(\"\"http://x.invalid\"\",\"\"Bob\"\")\",-0.2500,3,'+1"
+        );
+        assert_eq!(
+            rows[1],
+            "2025-11-28T08:00:00.000Z,granted,1,'-2+3,-0.2500,3,'@SUM(A1)"
+        );
+        assert_eq!(
+            rows[2],
+            "2025-11-28T08:00:00.000Z,granted,1,'\tTab,-0.2500,3,\"'\rCR\""
+        );
+        // Only a leading character matters; numbers stay numbers.
+        assert_eq!(
+            rows[3],
+            "2025-11-28T08:00:00.000Z,granted,1,José = Müller,-0.2500,3,a-b"
         );
     }
 }

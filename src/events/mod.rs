@@ -2,9 +2,11 @@
 //! (`docs/event-log.md`). Records are length-prefixed and CRC-checked, each
 //! appended with one write and made durable with `fdatasync` before it
 //! counts as logged; a torn tail from a power cut is cut off when the log is
-//! opened, and ignored by readers. The file rotates by size.
+//! opened, and ignored by readers. The file rotates by size and age, and
+//! rotated files older than the retention window are deleted (`rotate.rs`).
 
 pub mod export;
+mod rotate;
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;
@@ -14,6 +16,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use export::{parse_since, time_text, to_csv, to_json};
+pub use rotate::Rotation;
+use rotate::numbered;
 
 /// File magic.
 pub const MAGIC: [u8; 4] = *b"FGEV";
@@ -62,13 +66,18 @@ pub enum EventKind {
     GalleryRolledBack,
     /// The event log was exported.
     LogExported,
-    /// A door line could not be read or driven.
+    /// A door line could not be read or driven, or the door thread stopped.
     DoorFault,
+    /// A door line works again.
+    DoorFaultCleared,
+    /// The system clock was found before the time floor (set back, or not
+    /// set after a power cut).
+    ClockWentBack,
 }
 
 impl EventKind {
     /// Every kind, in index order.
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 19] = [
         EventKind::Started,
         EventKind::Stopped,
         EventKind::Granted,
@@ -86,6 +95,8 @@ impl EventKind {
         EventKind::GalleryRolledBack,
         EventKind::LogExported,
         EventKind::DoorFault,
+        EventKind::DoorFaultCleared,
+        EventKind::ClockWentBack,
     ];
 
     /// Stable lower-case name for CSV, JSON and `--kind`.
@@ -108,6 +119,8 @@ impl EventKind {
             EventKind::GalleryRolledBack => "gallery-rolled-back",
             EventKind::LogExported => "log-exported",
             EventKind::DoorFault => "door-fault",
+            EventKind::DoorFaultCleared => "door-fault-cleared",
+            EventKind::ClockWentBack => "clock-went-back",
         }
     }
 }
@@ -180,24 +193,6 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> EventLogError + '_ {
     move |cause| EventLogError::Io {
         path: path.to_path_buf(),
         cause,
-    }
-}
-
-/// When to rotate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rotation {
-    /// Rotate before the file would grow past this.
-    pub max_bytes: u64,
-    /// Rotated files kept (`log.1` newest … `log.N`).
-    pub keep: u32,
-}
-
-impl Default for Rotation {
-    fn default() -> Self {
-        Self {
-            max_bytes: 1 << 20,
-            keep: 4,
-        }
     }
 }
 
@@ -296,12 +291,6 @@ fn sync_dir(path: &Path) -> std::io::Result<()> {
     }
 }
 
-fn numbered(path: &Path, n: u32) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(format!(".{n}"));
-    s.into()
-}
-
 /// `log.<tag>-<unix time>` beside `log`, with `-2`, `-3` … added if that name
 /// is taken: an earlier copy is never replaced.
 fn aside(path: &Path, tag: &str) -> PathBuf {
@@ -356,6 +345,11 @@ pub struct EventLog {
     recovery: Recovery,
     /// Rotated away, new file not yet created.
     needs_new_file: bool,
+    /// Time of the current file's first record.
+    first_ms: Option<u64>,
+    /// When the oldest rotated file falls out of the retention window (Unix
+    /// ms); `Some(0)` after a rotation (check at the next append).
+    prune_due: Option<u64>,
     /// Test hook: fail this many new-file creations with ENOSPC.
     #[cfg(test)]
     fail_creates: u32,
@@ -364,12 +358,19 @@ pub struct EventLog {
 impl EventLog {
     /// Opens (creating) the log at `path`, cutting off a torn tail. A file
     /// that is damaged before its end, or is not an event log, is first
-    /// copied (or moved) aside so nothing is lost.
+    /// copied (or moved) aside so nothing is lost. Rotated files older than
+    /// the retention window are deleted (`rotate.rs`).
     pub fn open(path: &Path, rotation: Rotation) -> Result<Self, EventLogError> {
+        Self::open_at(path, rotation, rotate::now_ms())
+    }
+
+    /// [`EventLog::open`] with the clock read as `now_ms`.
+    fn open_at(path: &Path, rotation: Rotation, now_ms: u64) -> Result<Self, EventLogError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         }
         let mut recovery = Recovery::default();
+        let mut first_ms = None;
         let existing = match std::fs::read(path) {
             Ok(b) => Some(b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -379,6 +380,7 @@ impl EventLog {
             Some(bytes) if check_header(&bytes, path).is_ok() => {
                 let s = scan(&bytes);
                 recovery.records = s.events.len();
+                first_ms = s.events.first().map(|e| e.time_ms);
                 let file = OpenOptions::new()
                     .read(true)
                     .write(true)
@@ -407,7 +409,7 @@ impl EventLog {
             Some(_) | None => Self::create(path)?,
         };
         let len = file.metadata().map_err(io_err(path))?.len();
-        Ok(Self {
+        let mut log = Self {
             path: path.to_path_buf(),
             file,
             len,
@@ -417,9 +419,13 @@ impl EventLog {
             },
             recovery,
             needs_new_file: false,
+            first_ms,
+            prune_due: Some(0),
             #[cfg(test)]
             fail_creates: 0,
-        })
+        };
+        log.enforce_retention(now_ms);
+        Ok(log)
     }
 
     fn create(path: &Path) -> Result<File, EventLogError> {
@@ -468,11 +474,20 @@ impl EventLog {
         if self.needs_new_file {
             // A rotation moved the file away but could not start a new one.
             self.start_new_file()?;
-        } else if self.len > HEADER && self.len + record.len() as u64 > self.rotation.max_bytes {
+        } else if self.len > HEADER
+            && (self.len + record.len() as u64 > self.rotation.max_bytes
+                || self.spans_too_long(event.time_ms))
+        {
             self.rotate()?;
+        }
+        if self.prune_due.is_some_and(|due| event.time_ms >= due) {
+            self.enforce_retention(event.time_ms);
         }
         match write(&self.file, &record, self.len) {
             Ok(()) => {
+                if self.len == HEADER {
+                    self.first_ms = Some(event.time_ms);
+                }
                 self.len += record.len() as u64;
                 Ok(())
             }
@@ -482,43 +497,6 @@ impl EventLog {
                 Err(io_err(&self.path)(cause))
             }
         }
-    }
-
-    /// `log` → `log.1` → … → `log.keep` (the oldest is dropped), new `log`.
-    fn rotate(&mut self) -> Result<(), EventLogError> {
-        let keep = self.rotation.keep;
-        let oldest = numbered(&self.path, keep);
-        match std::fs::remove_file(&oldest) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err(&oldest)(e)),
-            _ => {}
-        }
-        for n in (1..keep).rev() {
-            let from = numbered(&self.path, n);
-            if from.exists() {
-                let to = numbered(&self.path, n + 1);
-                std::fs::rename(&from, &to).map_err(io_err(&from))?;
-            }
-        }
-        let first = numbered(&self.path, 1);
-        std::fs::rename(&self.path, &first).map_err(io_err(&self.path))?;
-        // From here a failure must not rotate again on retry (each retry
-        // would drop another old file): the next append only starts the file.
-        self.needs_new_file = true;
-        sync_dir(&self.path).map_err(io_err(&self.path))?;
-        self.start_new_file()
-    }
-
-    /// Creates the new, empty log after a rotation.
-    fn start_new_file(&mut self) -> Result<(), EventLogError> {
-        #[cfg(test)]
-        if self.fail_creates > 0 {
-            self.fail_creates -= 1;
-            return Err(io_err(&self.path)(std::io::Error::from_raw_os_error(28)));
-        }
-        self.file = Self::create(&self.path)?;
-        self.len = HEADER;
-        self.needs_new_file = false;
-        Ok(())
     }
 }
 
@@ -566,270 +544,4 @@ pub fn read(path: &Path) -> Result<LogContents, EventLogError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ev(i: u32) -> Event {
-        Event {
-            time_ms: 1_764_300_000_000 + u64::from(i),
-            kind: EventKind::ALL[i as usize % EventKind::ALL.len()],
-            person_id: Some(i),
-            name: Some(format!("José Müller {i}")),
-            score: Some(0.5 + i as f32 / 1000.0),
-            frames: 5,
-            detail: i
-                .is_multiple_of(3)
-                .then(|| format!("detail, with \"quotes\" {i}")),
-        }
-    }
-
-    fn dir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("facegate-events-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
-    fn big() -> Rotation {
-        Rotation {
-            max_bytes: 1 << 30,
-            keep: 2,
-        }
-    }
-
-    #[test]
-    fn round_trip_and_reopen_appends() {
-        let path = dir("rt").join("events.log");
-        let mut log = EventLog::open(&path, big()).unwrap();
-        for i in 0..5 {
-            log.append(&ev(i)).unwrap();
-        }
-        drop(log);
-        let mut log = EventLog::open(&path, big()).unwrap();
-        assert_eq!(log.recovery().records, 5);
-        log.append(&ev(5)).unwrap();
-        let read = read(&path).unwrap();
-        assert_eq!(read.events, (0..6).map(ev).collect::<Vec<_>>());
-        assert!(read.ignored.is_empty());
-    }
-
-    /// A cut anywhere in the last record: readers see the earlier records,
-    /// opening cuts the tail off and appends continue cleanly.
-    #[test]
-    fn torn_tail_at_every_byte() {
-        let d = dir("torn");
-        let path = d.join("events.log");
-        let mut log = EventLog::open(&path, big()).unwrap();
-        for i in 0..3 {
-            log.append(&ev(i)).unwrap();
-        }
-        drop(log);
-        let full = std::fs::read(&path).unwrap();
-        let last = encode(&ev(2)).unwrap().len();
-        for cut in full.len() - last..full.len() {
-            std::fs::write(&path, &full[..cut]).unwrap();
-            let r = read(&path).unwrap();
-            assert_eq!(r.events, vec![ev(0), ev(1)], "cut at {cut}");
-            let mut log = EventLog::open(&path, big()).unwrap();
-            assert_eq!(
-                log.recovery().truncated_bytes,
-                (cut - (full.len() - last)) as u64
-            );
-            assert!(log.recovery().saved_copy.is_none());
-            log.append(&ev(9)).unwrap();
-            assert_eq!(read(&path).unwrap().events, vec![ev(0), ev(1), ev(9)]);
-        }
-    }
-
-    #[test]
-    fn zero_filled_tail_is_a_torn_tail() {
-        let path = dir("zeros").join("events.log");
-        let mut log = EventLog::open(&path, big()).unwrap();
-        log.append(&ev(1)).unwrap();
-        drop(log);
-        let mut bytes = std::fs::read(&path).unwrap();
-        bytes.extend_from_slice(&[0; 300]);
-        std::fs::write(&path, &bytes).unwrap();
-        let log = EventLog::open(&path, big()).unwrap();
-        assert_eq!(log.recovery().truncated_bytes, 300);
-        assert!(log.recovery().saved_copy.is_none());
-    }
-
-    /// A flipped bit in a middle record: reading stops there and reports the
-    /// rest; opening keeps a copy of the damaged file before cutting.
-    #[test]
-    fn damage_in_the_middle_is_reported_and_kept() {
-        let d = dir("middle");
-        let path = d.join("events.log");
-        let mut log = EventLog::open(&path, big()).unwrap();
-        for i in 0..4 {
-            log.append(&ev(i)).unwrap();
-        }
-        drop(log);
-        let mut bytes = std::fs::read(&path).unwrap();
-        let second = HEADER as usize + encode(&ev(0)).unwrap().len();
-        bytes[second + FRAME + 3] ^= 0x10;
-        std::fs::write(&path, &bytes).unwrap();
-        let r = read(&path).unwrap();
-        assert_eq!(r.events, vec![ev(0)]);
-        assert_eq!(r.ignored[0].1, (bytes.len() - second) as u64);
-        let log = EventLog::open(&path, big()).unwrap();
-        let copy = log.recovery().saved_copy.clone().unwrap();
-        assert_eq!(std::fs::read(copy).unwrap(), bytes);
-        assert_eq!(read(&path).unwrap().events, vec![ev(0)]);
-    }
-
-    #[test]
-    fn not_an_event_log_is_moved_aside() {
-        let d = dir("foreign");
-        let path = d.join("events.log");
-        std::fs::write(&path, b"hello, this is not a log").unwrap();
-        assert!(read(&path).is_err());
-        let mut log = EventLog::open(&path, big()).unwrap();
-        let aside = log.recovery().saved_copy.clone().unwrap();
-        assert_eq!(std::fs::read(aside).unwrap(), b"hello, this is not a log");
-        log.append(&ev(1)).unwrap();
-        assert_eq!(read(&path).unwrap().events, vec![ev(1)]);
-    }
-
-    #[test]
-    fn log_cut_while_writing_its_header_is_empty() {
-        let path = dir("header").join("events.log");
-        for cut in 0..HEADER as usize {
-            std::fs::write(&path, &header()[..cut]).unwrap();
-            assert!(read(&path).unwrap().events.is_empty());
-            let mut log = EventLog::open(&path, big()).unwrap();
-            assert!(log.recovery().saved_copy.is_none());
-            log.append(&ev(1)).unwrap();
-            assert_eq!(read(&path).unwrap().events, vec![ev(1)]);
-        }
-    }
-
-    #[test]
-    fn huge_length_field_reads_as_damage_without_allocating() {
-        let path = dir("len").join("events.log");
-        let mut log = EventLog::open(&path, big()).unwrap();
-        log.append(&ev(1)).unwrap();
-        drop(log);
-        let mut bytes = std::fs::read(&path).unwrap();
-        bytes.extend_from_slice(&u32::MAX.to_le_bytes());
-        bytes.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
-        std::fs::write(&path, &bytes).unwrap();
-        assert_eq!(read(&path).unwrap().events, vec![ev(1)]);
-    }
-
-    #[test]
-    fn rotation_keeps_n_files_and_reads_in_order() {
-        let d = dir("rotate");
-        let path = d.join("events.log");
-        let rotation = Rotation {
-            max_bytes: 400,
-            keep: 3,
-        };
-        let mut log = EventLog::open(&path, rotation).unwrap();
-        for i in 0..60 {
-            log.append(&ev(i)).unwrap();
-        }
-        assert!(numbered(&path, 3).exists() && !numbered(&path, 4).exists());
-        for n in 1..=3 {
-            assert!(std::fs::metadata(numbered(&path, n)).unwrap().len() <= 400);
-        }
-        let events = read(&path).unwrap().events;
-        let first = events[0].person_id.unwrap();
-        assert!(first > 0, "the oldest file should have been dropped");
-        let expected: Vec<Event> = (first..60).map(ev).collect();
-        assert_eq!(events, expected);
-    }
-
-    /// A rotation that cannot start the new file (full disk) is finished by
-    /// the next append instead of rotating again, which would drop another
-    /// old file on every retry.
-    #[test]
-    fn failed_rotation_is_finished_not_repeated() {
-        let path = dir("rotfail").join("events.log");
-        let rotation = Rotation {
-            max_bytes: 300,
-            keep: 3,
-        };
-        let mut log = EventLog::open(&path, rotation).unwrap();
-        let mut i = 0;
-        while !numbered(&path, 2).exists() {
-            log.append(&ev(i)).unwrap();
-            i += 1;
-        }
-        let before = read(&path).unwrap().events;
-        log.fail_creates = 3;
-        for _ in 0..3 {
-            // Fill the current file until an append has to rotate and fails.
-            while log.append(&ev(i)).is_ok() {
-                i += 1;
-            }
-        }
-        log.append(&ev(i)).unwrap();
-        assert!(!numbered(&path, 4).exists());
-        let after = read(&path).unwrap().events;
-        // Nothing logged before the failures was dropped by the retries.
-        let first = after[0].person_id.unwrap();
-        assert!(first <= before[0].person_id.unwrap() + 8, "{first}");
-        assert_eq!(after.last(), Some(&ev(i)));
-        let ids: Vec<u32> = after.iter().map(|e| e.person_id.unwrap()).collect();
-        assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
-    }
-
-    #[test]
-    fn copies_aside_never_replace_each_other() {
-        let path = dir("aside").join("events.log");
-        for n in 0..3u8 {
-            std::fs::write(&path, [b'x', n]).unwrap();
-            let log = EventLog::open(&path, big()).unwrap();
-            let aside = log.recovery().saved_copy.clone().unwrap();
-            assert_eq!(std::fs::read(&aside).unwrap(), [b'x', n]);
-        }
-        let kept = std::fs::read_dir(path.parent().unwrap())
-            .unwrap()
-            .filter(|e| {
-                let name = e.as_ref().unwrap().file_name();
-                name.to_string_lossy().starts_with("events.log.corrupt-")
-            })
-            .count();
-        assert_eq!(kept, 3);
-    }
-
-    #[test]
-    fn failed_append_leaves_no_partial_record() {
-        let path = dir("enospc").join("events.log");
-        let mut log = EventLog::open(&path, big()).unwrap();
-        log.append(&ev(1)).unwrap();
-        let err = log
-            .append_with(&ev(2), |file, bytes, at| {
-                file.write_all_at(&bytes[..bytes.len() / 2], at)?;
-                Err(std::io::Error::from_raw_os_error(28)) // ENOSPC
-            })
-            .unwrap_err();
-        assert!(err.to_string().contains("No space left"), "{err}");
-        assert_eq!(read(&path).unwrap().ignored, vec![]);
-        log.append(&ev(3)).unwrap();
-        assert_eq!(read(&path).unwrap().events, vec![ev(1), ev(3)]);
-    }
-
-    #[test]
-    fn long_details_are_shortened_to_fit() {
-        let mut e = ev(3);
-        e.detail = Some("é".repeat(10_000));
-        let record = encode(&e).unwrap();
-        assert!(record.len() <= FRAME + MAX_PAYLOAD);
-        let path = dir("long").join("events.log");
-        let mut log = EventLog::open(&path, big()).unwrap();
-        log.append(&e).unwrap();
-        let back = &read(&path).unwrap().events[0];
-        assert!(back.detail.as_ref().unwrap().ends_with('…'));
-    }
-
-    #[test]
-    fn kinds_have_stable_names() {
-        for k in EventKind::ALL {
-            assert_eq!(k.as_str().parse::<EventKind>().unwrap(), k);
-        }
-        assert!("door-exploded".parse::<EventKind>().is_err());
-    }
-}
+mod tests;

@@ -46,7 +46,7 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn read_hex32(path: &Path) -> Result<[u8; 32], KeyError> {
+pub(crate) fn read_hex32(path: &Path) -> Result<[u8; 32], KeyError> {
     let text = std::fs::read_to_string(path).map_err(|cause| KeyError::Io {
         path: path.to_path_buf(),
         cause,
@@ -55,19 +55,38 @@ fn read_hex32(path: &Path) -> Result<[u8; 32], KeyError> {
         path: path.to_path_buf(),
         msg: msg.to_string(),
     };
+    // A byte-order mark from a Windows editor; CRLF endings `lines()` takes.
     let line = text
+        .trim_start_matches('\u{feff}')
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))
-        .ok_or_else(|| bad("empty"))?;
+        .ok_or_else(|| bad("no key line, only blanks or comments"))?;
+    // Checked before any slicing: a multi-byte character would split.
+    if !line.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad("the key line is not hex digits"));
+    }
     if line.len() != 64 {
-        return Err(bad("expected 64 hex digits"));
+        return Err(bad(&format!(
+            "expected 64 hex digits, found {}",
+            line.len()
+        )));
     }
     let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&line[2 * i..2 * i + 2], 16).map_err(|_| bad("not hex"))?;
+    for (byte, pair) in out.iter_mut().zip(line.as_bytes().chunks_exact(2)) {
+        *byte = (hex_digit(pair[0]) << 4) | hex_digit(pair[1]);
     }
     Ok(out)
+}
+
+/// The value of an ASCII hex digit (0 for anything else, checked before).
+fn hex_digit(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        b'A'..=b'F' => b - b'A' + 10,
+        _ => 0,
+    }
 }
 
 /// Reads a secret key file.
@@ -106,7 +125,7 @@ pub fn generate(stem: &Path) -> Result<(PathBuf, PathBuf, SigningKey), KeyError>
     Ok((secret_path, public_path, key))
 }
 
-fn write_new(path: &Path, text: &str, mode: u32) -> Result<(), KeyError> {
+pub(crate) fn write_new(path: &Path, text: &str, mode: u32) -> Result<(), KeyError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let io = |cause| KeyError::Io {
@@ -135,7 +154,7 @@ impl Keyring {
         Self { keys }
     }
 
-    /// Every `*.pub` file in `dir`.
+    /// Every `*.pub` file in `dir` (directories of that name are skipped).
     pub fn from_dir(dir: &Path) -> Result<Self, KeyError> {
         let entries = std::fs::read_dir(dir).map_err(|cause| KeyError::Io {
             path: dir.to_path_buf(),
@@ -143,7 +162,7 @@ impl Keyring {
         })?;
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "pub"))
+            .filter(|p| p.extension().is_some_and(|e| e == "pub") && !p.is_dir())
             .collect();
         paths.sort();
         let keys = paths
@@ -151,6 +170,11 @@ impl Keyring {
             .map(|p| read_verifying_key(p))
             .collect::<Result<_, _>>()?;
         Ok(Self { keys })
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &[VerifyingKey] {
+        &self.keys
     }
 
     /// The key with id `id`.
@@ -161,5 +185,105 @@ impl Keyring {
     /// Whether the keyring is empty.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("facegate-keys-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// A public key file holding `text`, read back: never a panic.
+    fn read_text(tag: &str, text: &str) -> Result<VerifyingKey, KeyError> {
+        let path = dir(tag).join("k.pub");
+        std::fs::write(&path, text).unwrap();
+        read_verifying_key(&path)
+    }
+
+    fn format_msg(r: Result<VerifyingKey, KeyError>) -> String {
+        match r {
+            Err(KeyError::Format { msg, .. }) => msg,
+            other => panic!("expected a format error, got {other:?}"),
+        }
+    }
+
+    fn a_public_key() -> String {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        hex(key.verifying_key().as_bytes())
+    }
+
+    #[test]
+    fn generated_keys_read_back() {
+        let stem = dir("gen").join("site");
+        let (secret, public, key) = generate(&stem).unwrap();
+        assert_eq!(
+            read_signing_key(&secret).unwrap().to_bytes(),
+            key.to_bytes()
+        );
+        assert_eq!(read_verifying_key(&public).unwrap(), key.verifying_key());
+    }
+
+    #[test]
+    fn crlf_comments_and_bom_are_accepted() {
+        let hex = a_public_key();
+        let want = SigningKey::from_bytes(&[7; 32]).verifying_key();
+        let crlf = format!("# facegate gallery public key\r\n\r\n{hex}\r\n");
+        assert_eq!(read_text("crlf", &crlf).unwrap(), want);
+        let bom = format!("\u{feff}# comment\n{}\n", hex.to_uppercase());
+        assert_eq!(read_text("bom", &bom).unwrap(), want);
+    }
+
+    #[test]
+    fn malformed_key_files_are_errors_not_panics() {
+        let hex = a_public_key();
+        // 64 bytes with a two-byte character at an odd offset: slicing by
+        // byte pairs would split it.
+        let split = format!("é{}", &hex[..62]);
+        assert_eq!(split.len(), 64);
+        assert!(format_msg(read_text("split", &split)).contains("not hex"));
+        // 64 characters, 128 bytes.
+        let wide = "é".repeat(64);
+        assert!(format_msg(read_text("wide", &wide)).contains("not hex"));
+        let odd = &hex[..63];
+        assert!(format_msg(read_text("odd", odd)).contains("found 63"));
+        let long = format!("{hex}0");
+        assert!(format_msg(read_text("long", &long)).contains("found 65"));
+        // `from_str_radix` would take "+f" as 15.
+        let plus = format!("+f{}", &hex[2..]);
+        assert!(format_msg(read_text("plus", &plus)).contains("not hex"));
+        let inner_space = format!("{} {}", &hex[..32], &hex[33..]);
+        assert!(format_msg(read_text("space", &inner_space)).contains("not hex"));
+        assert!(format_msg(read_text("empty", "")).contains("no key line"));
+        let comments = "# facegate gallery public key\n\n   \n# nothing else\n";
+        assert!(format_msg(read_text("comments", comments)).contains("no key line"));
+        let binary = dir("binary").join("k.pub");
+        std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x41]).unwrap();
+        assert!(matches!(
+            read_verifying_key(&binary),
+            Err(KeyError::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn a_directory_named_pub_is_skipped_by_the_keyring() {
+        let d = dir("ring");
+        std::fs::create_dir(d.join("old.pub")).unwrap();
+        assert!(matches!(
+            read_verifying_key(&d.join("old.pub")),
+            Err(KeyError::Io { .. })
+        ));
+        assert!(Keyring::from_dir(&d).unwrap().is_empty());
+        let (_, _, key) = generate(&d.join("site")).unwrap();
+        let ring = Keyring::from_dir(&d).unwrap();
+        assert!(ring.get(&key_id(&key.verifying_key())).is_some());
+        // A bad key file still stops the keyring: it is not silently left out.
+        std::fs::write(d.join("bad.pub"), "é\n").unwrap();
+        assert!(Keyring::from_dir(&d).is_err());
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod format;
 pub mod keys;
+pub mod seal;
 pub mod search;
 
 use std::path::{Path, PathBuf};
@@ -12,10 +13,11 @@ use ed25519_dalek::{Signature, Signer, SigningKey};
 
 pub use format::{Body, Encoding, Header, Person, Template};
 pub use keys::{Keyring, key_id};
+pub use seal::{DeviceKey, SealError};
 pub use search::{Index, Match};
 
 use crate::vision::Embedding;
-use format::{FORMAT_VERSION, MAGIC, MAX_TEMPLATES};
+use format::{BodyV1, FORMAT_VERSION, MAGIC, MAX_TEMPLATES, Payload, People};
 
 /// Bytes before the body: magic, version, flags, body length.
 const PREFIX: usize = 12;
@@ -79,6 +81,26 @@ pub enum GalleryError {
     /// Unsigned where a signature is required.
     #[error("gallery is not signed, and signatures are required")]
     Unsigned,
+    /// Encrypted, and this reader cannot decrypt it.
+    #[error("gallery is encrypted: {0}")]
+    Sealed(#[from] SealError),
+    /// Its match threshold is below the device's floor: it would admit
+    /// nearly anyone.
+    #[error("gallery threshold {found:.3} is below this device's floor of {floor:.3}")]
+    WeakThreshold {
+        /// The gallery's threshold.
+        found: f32,
+        /// The device's floor.
+        floor: f32,
+    },
+    /// Enrolled with other model weights than the device's (same model id).
+    #[error("gallery was enrolled with model weights {found}, this device's are {expected}")]
+    WeightsMismatch {
+        /// The gallery's weights hash (hex).
+        found: String,
+        /// The device's (hex).
+        expected: String,
+    },
 }
 
 /// What a reader accepts.
@@ -95,6 +117,12 @@ pub struct Policy {
     /// Check signatures. Off only to inspect a file (list, stats): the
     /// gallery then reports no verified signer.
     pub check_signature: bool,
+    /// Device keys that may decrypt an encrypted gallery.
+    pub device_keys: Vec<DeviceKey>,
+    /// Refuse galleries whose threshold is below this.
+    pub min_threshold: Option<f32>,
+    /// The device's model weights hash; format-2 galleries must match it.
+    pub weights_sha256: Option<[u8; 32]>,
 }
 
 impl Default for Policy {
@@ -107,6 +135,9 @@ impl Default for Policy {
             keyring: Keyring::default(),
             require_signature: false,
             check_signature: true,
+            device_keys: Vec::new(),
+            min_threshold: None,
+            weights_sha256: None,
         }
     }
 }
@@ -118,6 +149,9 @@ pub struct Gallery {
     pub body: Body,
     /// Key id of a verified signature.
     pub signed_by: Option<[u8; 8]>,
+    /// Device public keys the people are encrypted to (none: in the clear).
+    /// Read from an encrypted file, kept by edits, used by [`Gallery::encode`].
+    pub recipients: Vec<[u8; 32]>,
 }
 
 impl Gallery {
@@ -158,10 +192,12 @@ impl Gallery {
                     created_unix: now_unix(),
                     issuer: None,
                     threshold,
+                    from_unverified: false,
                 },
                 persons: Vec::new(),
             },
             signed_by: None,
+            recipients: Vec::new(),
         }
     }
 
@@ -177,11 +213,21 @@ impl Gallery {
 
     /// Serialises, signing with `key` when given (which sets the issuer).
     pub fn encode(&self, key: Option<&SigningKey>) -> Result<Vec<u8>, GalleryError> {
-        let mut body = self.body.clone();
-        body.header.issuer = key.map(|k| key_id(&k.verifying_key()));
-        validate(&body)?;
-        let payload =
-            postcard::to_stdvec(&body).map_err(|e| GalleryError::Malformed(e.to_string()))?;
+        let mut header = self.body.header.clone();
+        header.issuer = key.map(|k| key_id(&k.verifying_key()));
+        validate(&header, &self.body.persons)?;
+        let malformed = |e: postcard::Error| GalleryError::Malformed(e.to_string());
+        let header_bytes = postcard::to_stdvec(&header).map_err(malformed)?;
+        let people = if self.recipients.is_empty() {
+            People::Plain(self.body.persons.clone())
+        } else {
+            People::Sealed(seal::seal(
+                &self.body.persons,
+                &self.recipients,
+                &header_bytes,
+            )?)
+        };
+        let payload = postcard::to_stdvec(&Payload { header, people }).map_err(malformed)?;
         let len = u32::try_from(payload.len()).map_err(|_| GalleryError::TooLarge {
             size: payload.len() as u64,
             limit: u64::from(u32::MAX),
@@ -298,15 +344,8 @@ impl Gallery {
                 Some(id)
             }
         };
-        let (body, rest) = postcard::take_from_bytes::<Body>(&bytes[PREFIX..crc_at])
-            .map_err(|e| GalleryError::Malformed(e.to_string()))?;
-        if !rest.is_empty() {
-            return Err(GalleryError::Malformed(format!(
-                "{} bytes after the body",
-                rest.len()
-            )));
-        }
-        validate(&body)?;
+        let (body, recipients) = decode_payload(version, &bytes[PREFIX..crc_at], policy)?;
+        validate(&body.header, &body.persons)?;
         if let Some(expected) = &policy.model_id
             && body.header.model_id.as_str() != expected
         {
@@ -315,12 +354,35 @@ impl Gallery {
                 expected: expected.clone(),
             });
         }
+        // Format 1 stored the hash of whichever record enrolled (int8 or
+        // fp32); format 2 stores the model's own weights hash, checked here.
+        if let Some(expected) = policy.weights_sha256
+            && version >= 2
+            && body.header.weights_sha256 != expected
+        {
+            return Err(GalleryError::WeightsMismatch {
+                found: keys::hex(&body.header.weights_sha256[..8]),
+                expected: keys::hex(&expected[..8]),
+            });
+        }
+        if let Some(floor) = policy.min_threshold
+            && body.header.threshold < floor
+        {
+            return Err(GalleryError::WeakThreshold {
+                found: body.header.threshold,
+                floor,
+            });
+        }
         if signature.is_some() && body.header.issuer != signature.map(|(id, _)| id) {
             return Err(GalleryError::Malformed(
                 "issuer in the header differs from the signer".into(),
             ));
         }
-        Ok(Self { body, signed_by })
+        Ok(Self {
+            body,
+            signed_by,
+            recipients,
+        })
     }
 
     /// Reads and checks a gallery file.
@@ -381,10 +443,50 @@ pub fn now_unix() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// The body of a framed payload: format 1 (plain, old header) or 2 (header,
+/// people plain or sealed); also the recipients of a sealed one.
+fn decode_payload(
+    version: u16,
+    bytes: &[u8],
+    policy: &Policy,
+) -> Result<(Body, Vec<[u8; 32]>), GalleryError> {
+    let malformed = |e: postcard::Error| GalleryError::Malformed(e.to_string());
+    let trailing = |rest: &[u8]| {
+        if rest.is_empty() {
+            Ok(())
+        } else {
+            Err(GalleryError::Malformed(format!(
+                "{} bytes after the body",
+                rest.len()
+            )))
+        }
+    };
+    if version == 1 {
+        let (old, rest) = postcard::take_from_bytes::<BodyV1>(bytes).map_err(malformed)?;
+        trailing(rest)?;
+        let body = Body {
+            header: old.header.into(),
+            persons: old.persons,
+        };
+        return Ok((body, Vec::new()));
+    }
+    let (payload, rest) = postcard::take_from_bytes::<Payload>(bytes).map_err(malformed)?;
+    trailing(rest)?;
+    let Payload { header, people } = payload;
+    match people {
+        People::Plain(persons) => Ok((Body { header, persons }, Vec::new())),
+        People::Sealed(sealed) => {
+            let header_bytes = postcard::to_stdvec(&header).map_err(malformed)?;
+            let persons = seal::open(&sealed, &policy.device_keys, &header_bytes)?;
+            let recipients = sealed.recipients.iter().map(|r| r.public).collect();
+            Ok((Body { header, persons }, recipients))
+        }
+    }
+}
+
 /// Rules every stored gallery obeys.
-fn validate(body: &Body) -> Result<(), GalleryError> {
+fn validate(h: &Header, persons: &[Person]) -> Result<(), GalleryError> {
     let bad = |m: String| Err(GalleryError::Malformed(m));
-    let h = &body.header;
     if h.embedding_dim == 0 || h.embedding_dim > 1024 {
         return bad(format!("embedding dimension {}", h.embedding_dim));
     }
@@ -392,7 +494,7 @@ fn validate(body: &Body) -> Result<(), GalleryError> {
         return bad(format!("threshold {}", h.threshold));
     }
     let mut ids = std::collections::HashSet::new();
-    for p in &body.persons {
+    for p in persons {
         if !ids.insert(p.id) {
             return bad(format!("person id {} appears twice", p.id));
         }

@@ -2,6 +2,7 @@
 //! (door, display, event log), with camera recovery and systemd watchdog
 //! pings. One loop, top to bottom, in [`Terminal::run`].
 
+pub mod clock;
 pub mod decide;
 mod watchdog;
 
@@ -14,6 +15,8 @@ use image::RgbImage;
 use serde::Serialize;
 use tracing::{info, info_span, warn};
 
+use clock::TimeFloor;
+pub use clock::validity_problem;
 pub use decide::{Candidate, Decider, Decision, DecisionConfig, Sighting};
 use watchdog::Watchdog;
 
@@ -21,10 +24,10 @@ use crate::camera::{self, CameraError, Frame, FrameSource};
 use crate::config::Config;
 use crate::display::{self, Panel, Screen};
 use crate::door::{self, DoorEvent, DoorHandle, SimPins};
-use crate::events::{Event, EventKind, EventLog, Rotation};
-use crate::gallery::{Gallery, Index, Keyring, Policy, now_unix};
+use crate::events::{Event, EventKind, EventLog};
+use crate::gallery::{DeviceKey, Gallery, Index, Keyring, Policy, now_unix};
 use crate::update::{Loaded, Store, UpdateError, Updates};
-use crate::vision::sface::MODEL_ID;
+use crate::vision::sface::{MODEL_ID, WEIGHTS_SHA256};
 use crate::vision::{Detection, ModelPaths, Vision, align};
 
 /// Consecutive undecodable frames treated as a lost camera.
@@ -119,6 +122,8 @@ pub struct Terminal {
     shown: Shown,
     stats: Stats,
     watchdog: Watchdog,
+    /// The clock is never believed before this.
+    time_floor: TimeFloor,
 }
 
 /// Reading policy for the installed gallery and for updates.
@@ -127,11 +132,21 @@ pub fn gallery_policy(config: &Config) -> Result<Policy> {
         Some(dir) => Keyring::from_dir(&config.resolve(dir))?,
         None => Keyring::default(),
     };
+    let device_keys = match config.device_key() {
+        Some(path) => vec![
+            DeviceKey::read(&path)
+                .with_context(|| format!("reading the device key {}", path.display()))?,
+        ],
+        None => Vec::new(),
+    };
     Ok(Policy {
         model_id: Some(MODEL_ID.to_string()),
         keyring,
         require_signature: config.terminal.require_signature,
         max_size: usize::try_from(config.update.max_bytes).unwrap_or(usize::MAX),
+        device_keys,
+        min_threshold: Some(config.min_threshold()),
+        weights_sha256: Some(WEIGHTS_SHA256),
         ..Policy::default()
     })
 }
@@ -148,14 +163,8 @@ impl Terminal {
             None => Box::new(display::NoPanel),
         };
         let log_path = config.resolve(&config.events.path);
-        let log = EventLog::open(
-            &log_path,
-            Rotation {
-                max_bytes: config.events.max_bytes,
-                keep: config.events.keep,
-            },
-        )
-        .with_context(|| format!("opening the event log {}", log_path.display()))?;
+        let log = EventLog::open(&log_path, config.events.rotation())
+            .with_context(|| format!("opening the event log {}", log_path.display()))?;
         let recovery = log.recovery();
         if recovery.truncated_bytes > 0 {
             warn!(
@@ -174,11 +183,12 @@ impl Terminal {
             .with_context(|| format!("reading the gallery {}", gallery_path.display()))?;
         let mut startup_events = Vec::new();
         if let Loaded::FellBack { why, broken, .. } = &loaded {
-            warn!(%why, "installed gallery damaged: using the previous one");
+            warn!(%why, "incident: installed gallery refused, using the previous one");
             startup_events.push(event(
                 EventKind::GalleryRolledBack,
                 Some(format!(
-                    "installed gallery refused ({why}); previous one restored{}",
+                    "incident: installed gallery refused ({why}); previous one restored \
+                     (the anti-rollback floor stays){}",
                     broken
                         .as_ref()
                         .map(|b| format!(", damaged file kept as {}", b.display()))
@@ -187,6 +197,14 @@ impl Terminal {
             ));
         }
         let mut gallery = loaded.into_gallery();
+        // The time floor: the newest of the last event logged and the
+        // gallery's creation (a log that cannot be read counts as empty).
+        let last_event = crate::events::read(&log_path)
+            .ok()
+            .and_then(|c| c.events.iter().map(|e| e.time_ms).max())
+            .unwrap_or(0);
+        let time_floor =
+            TimeFloor::new(last_event.max(gallery.header().created_unix.saturating_mul(1000)));
         let updates = Updates::new(store, policy, config.resolve(&config.update.inbox));
         // The gallery's index first, its templates dropped, then the models:
         // decoding a large gallery and expanding the weights never overlap.
@@ -228,6 +246,7 @@ impl Terminal {
             },
             stats: Stats::default(),
             watchdog: Watchdog::from_env(),
+            time_floor,
             config,
         };
         Ok((terminal, opened.sim))
@@ -240,6 +259,8 @@ impl Terminal {
 
     /// Swaps in a new gallery between two frames.
     pub fn install_gallery(&mut self, mut gallery: Gallery) {
+        self.time_floor
+            .raise(gallery.header().created_unix.saturating_mul(1000));
         (self.index, self.fingerprint) = Index::take(&mut gallery);
         self.decider.set_threshold(gallery.header().threshold);
         self.gallery = gallery;
@@ -249,6 +270,7 @@ impl Terminal {
     /// locked when it returns.
     pub fn run(mut self) -> Result<Stats> {
         let started = Instant::now();
+        self.check_clock();
         self.record(event(EventKind::Started, Some(self.startup_detail())));
         for e in std::mem::take(&mut self.pending_events) {
             self.record(e);
@@ -355,14 +377,23 @@ impl Terminal {
             } => {
                 let p = &self.gallery.persons()[person];
                 let (id, name) = (p.id, p.name.to_string());
+                let (valid_from, valid_until) = (p.valid_from, p.valid_until);
                 let mut e = event(EventKind::Granted, None);
                 (e.person_id, e.name, e.score, e.frames) =
                     (Some(id), Some(name.clone()), Some(score), frames as u16);
-                match validity_problem(p.valid_from, p.valid_until, now_unix()) {
-                    None => {
-                        self.door.unlock();
+                let trusted = self.check_clock();
+                match validity_problem(valid_from, valid_until, now_unix(), trusted) {
+                    // False if the door thread is gone: nothing moves the relay.
+                    None if self.door.unlock() => {
                         info!(%name, score, frames, "granted");
                         self.show(Screen::Granted { name }, hold);
+                    }
+                    None => {
+                        warn!(%name, score, "recognised, but {}", door::NOT_RUNNING);
+                        e.kind = EventKind::DoorFault;
+                        e.detail = Some(door::NOT_RUNNING.into());
+                        let message = "Door not unlocked".to_string();
+                        self.show(Screen::Fault { message }, hold);
                     }
                     Some(reason) => {
                         info!(%name, score, %reason, "denied");
@@ -468,10 +499,14 @@ impl Terminal {
                     warn!(%msg, "door fault");
                     EventKind::DoorFault
                 }
+                DoorEvent::FaultCleared(msg) => {
+                    info!(%msg, "door fault cleared");
+                    EventKind::DoorFaultCleared
+                }
             };
             info!(event = %kind, "door");
             let detail = match e {
-                DoorEvent::Fault(msg) => Some(msg),
+                DoorEvent::Fault(msg) | DoorEvent::FaultCleared(msg) => Some(msg),
                 _ => None,
             };
             self.record(event(kind, detail));
@@ -628,6 +663,23 @@ impl Terminal {
         )
     }
 
+    /// Whether the clock can be trusted (not before the time floor); the
+    /// first time it is found set back, the incident is logged.
+    fn check_clock(&mut self) -> bool {
+        let r = self.time_floor.read(clock::now_ms());
+        if r.went_back {
+            let detail = format!(
+                "system clock {} is before {}, the latest time this terminal has seen; \
+                 people with a validity window are denied until the clock is set",
+                rfc3339(r.now_ms),
+                rfc3339(r.floor_ms)
+            );
+            warn!(%detail, "incident: clock went back");
+            self.record(event(EventKind::ClockWentBack, Some(detail)));
+        }
+        r.trusted
+    }
+
     /// Appends to the event log; a failure (disk full) is reported, not fatal.
     fn record(&mut self, e: Event) {
         if let Err(err) = self.log.append(&e) {
@@ -663,29 +715,30 @@ fn describe(g: &Gallery, what: &str) -> String {
     let signer = g.signed_by.map_or("unsigned".to_string(), |k| {
         format!("signed by {}", crate::gallery::keys::hex(&k))
     });
+    let sealed = if g.recipients.is_empty() {
+        ""
+    } else {
+        ", encrypted"
+    };
+    let provenance = if g.header().from_unverified {
+        ", made from an unverified input"
+    } else {
+        ""
+    };
     format!(
-        "{what}: version {}, {} people, {signer}",
+        "{what}: version {}, {} people, {signer}{sealed}{provenance}",
         g.header().version,
         g.persons().len()
     )
 }
 
-/// Why a person's access is not valid at `now`, if it is not.
-pub fn validity_problem(from: Option<u64>, until: Option<u64>, now: u64) -> Option<&'static str> {
-    if from.is_some_and(|f| now < f) {
-        Some("Access not yet valid")
-    } else if until.is_some_and(|u| now > u) {
-        Some("Access expired")
-    } else {
-        None
-    }
+fn rfc3339(ms: u64) -> String {
+    humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
 
 fn event(kind: EventKind, detail: Option<String>) -> Event {
     Event {
-        time_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64),
+        time_ms: clock::now_ms(),
         kind,
         person_id: None,
         name: None,
@@ -702,23 +755,4 @@ fn timed<T>(total: &mut Duration, stage: &'static str, f: impl FnOnce() -> T) ->
     let out = f();
     *total += t.elapsed();
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn validity_windows() {
-        assert_eq!(validity_problem(None, None, 100), None);
-        assert_eq!(validity_problem(Some(50), Some(150), 100), None);
-        assert_eq!(
-            validity_problem(Some(101), None, 100),
-            Some("Access not yet valid")
-        );
-        assert_eq!(
-            validity_problem(None, Some(99), 100),
-            Some("Access expired")
-        );
-    }
 }

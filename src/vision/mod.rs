@@ -72,14 +72,6 @@ impl ModelPaths {
         self.file(&precision.stem(name), "bpk")
     }
 
-    /// SHA-256 of the embedder's record at `precision`.
-    pub fn embedder_sha256(&self, precision: Precision) -> Result<[u8; 32], ModelError> {
-        use sha2::{Digest, Sha256};
-        let path = self.record("sface", precision);
-        let bytes = std::fs::read(&path).map_err(|e| ModelError::io(&path, e))?;
-        Ok(Sha256::digest(&bytes).into())
-    }
-
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir

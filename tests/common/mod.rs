@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod scene;
 pub mod sets;
 
 use facegate::vision::{Backend, DetectorConfig, ModelPaths, Precision, Vision};
@@ -129,45 +130,39 @@ pub fn child_test(name: &str) -> std::process::Command {
     cmd
 }
 
-/// Starts `cmd`, waits for its first `PREFIX N` line, kills it with SIGKILL
-/// after a random delay below `max_delay`, and returns every N it printed
-/// (what it acknowledged before dying).
-pub fn kill_at_random(
-    cmd: std::process::Command,
-    prefix: &'static str,
-    max_delay: std::time::Duration,
-) -> Vec<u64> {
-    kill_child(cmd, prefix, max_delay, true).0
-}
-
-/// [`kill_at_random`], also returning how the child ended (to check that it
-/// was the kill, not a panic); with `wait_first` false the delay starts at
-/// spawn, so the kill may land while the child is still starting up.
-pub fn kill_child(
+/// Starts `cmd`, kills it with SIGKILL after a random delay below
+/// `max_delay`, and returns every line it printed to stdout before dying and
+/// how it ended (to check that it was the kill, not a panic or an exit). With
+/// `wait_for` set, the delay starts at its first line with that prefix (or when
+/// it closes stdout, or after 30 s), else at spawn, so the kill may land while
+/// the child is still starting up.
+pub fn kill_child_lines(
     mut cmd: std::process::Command,
-    prefix: &'static str,
+    wait_for: Option<&'static str>,
     max_delay: std::time::Duration,
-    wait_first: bool,
-) -> (Vec<u64>, std::process::ExitStatus) {
+) -> (Vec<String>, std::process::ExitStatus) {
     use std::io::{BufRead, BufReader};
     let mut child = cmd.spawn().expect("spawn child");
     let stdout = child.stdout.take().expect("piped stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(n) = line
-                .strip_prefix(prefix)
-                .and_then(|n| n.parse::<u64>().ok())
-            {
-                let _ = tx.send(n);
-            }
+            let _ = tx.send(line);
         }
     });
-    let first = if wait_first {
-        rx.recv_timeout(std::time::Duration::from_secs(30)).ok()
-    } else {
-        None
-    };
+    let mut lines = Vec::new();
+    if let Some(prefix) = wait_for {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while let Ok(line) =
+            rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+        {
+            let found = line.starts_with(prefix);
+            lines.push(line);
+            if found {
+                break;
+            }
+        }
+    }
     let mut r = [0u8; 8];
     getrandom::fill(&mut r).expect("random");
     let micros = u64::from_le_bytes(r) % (max_delay.as_micros() as u64).max(1);
@@ -175,5 +170,23 @@ pub fn kill_child(
     let _ = child.kill();
     let status = child.wait().expect("wait for child");
     let _ = reader.join();
-    (first.into_iter().chain(rx.try_iter()).collect(), status)
+    lines.extend(rx.try_iter());
+    (lines, status)
+}
+
+/// [`kill_child_lines`] for children that acknowledge work with `PREFIX N`
+/// lines: returns every N acknowledged before the kill; with `wait_first` the
+/// delay starts at the first acknowledgement.
+pub fn kill_child(
+    cmd: std::process::Command,
+    prefix: &'static str,
+    max_delay: std::time::Duration,
+    wait_first: bool,
+) -> (Vec<u64>, std::process::ExitStatus) {
+    let (lines, status) = kill_child_lines(cmd, wait_first.then_some(prefix), max_delay);
+    let acks = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix(prefix)?.parse().ok())
+        .collect();
+    (acks, status)
 }

@@ -14,6 +14,20 @@ use super::align::AlignedFace;
 /// galleries and devices with the same id.
 pub const MODEL_ID: &str = "sface-2021dec-128";
 
+/// The model's weights, as stored in gallery headers: the SHA-256 of the
+/// upstream ONNX file (`face_recognition_sface_2021dec_int8bq.onnx`, pinned
+/// in `scripts/fetch-models.sh`) that both the fp32 and int8 records are
+/// converted from. A gallery enrolled with other weights under the same model
+/// id is refused.
+pub const WEIGHTS_SHA256: [u8; 32] = [
+    0xfb, 0x14, 0x3e, 0xea, 0x07, 0x83, 0x8a, 0xa5, 0x32, 0xd1, 0xc9, 0x5d, 0xf5, 0xf6, 0x98, 0x99,
+    0x97, 0x4e, 0xa0, 0x14, 0x0e, 0x1f, 0xba, 0x05, 0xe9, 0x42, 0x04, 0xbe, 0x13, 0xed, 0x74, 0xee,
+];
+
+/// Lowest threshold a device accepts from a gallery by default: below it the
+/// johns' impostor pairs (≤ 0.301) start to match.
+pub const MIN_COSINE_THRESHOLD: f32 = 0.30;
+
 /// Cosine score at or above which two SFace embeddings are the same person:
 /// OpenCV Zoo's published SFace threshold (`cosine_similarity_threshold = 0.363`,
 /// from its LFW evaluation).

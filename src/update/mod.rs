@@ -5,13 +5,20 @@
 //! At start a damaged current gallery falls back to the previous one.
 //!
 //! On disk, beside the configured gallery path `G`: `G` (current),
-//! `G.previous` (the one before). Every replacement is temp file → fsync →
-//! rename → fsync directory, so a power cut leaves each name holding either
-//! its old or its new content.
+//! `G.previous` (the one before), `G.floor` (the anti-rollback floor, see
+//! [`floor`]). Every replacement is temp file → fsync → rename → fsync
+//! directory, so a power cut leaves each name holding either its old or its
+//! new content.
+
+pub mod floor;
+mod inbox;
 
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+
+pub use floor::{Floor, FloorError};
+pub use inbox::Updates;
 
 use crate::gallery::{Gallery, GalleryError, Policy};
 
@@ -27,8 +34,11 @@ pub enum Refusal {
     /// Not signed, and this device requires signatures.
     #[error("refused: not signed, and this device only accepts signed galleries")]
     Unsigned,
-    /// Not newer than the installed gallery (replay or downgrade).
-    #[error("refused: version {offered} is not newer than the installed version {installed}")]
+    /// Not newer than the installed gallery or the anti-rollback floor
+    /// (replay or downgrade).
+    #[error(
+        "refused: version {offered} is not newer than version {installed}, the newest this device has accepted"
+    )]
     NotNewer {
         /// The offered version.
         offered: u64,
@@ -54,6 +64,17 @@ pub enum Refusal {
     /// Truncated, corrupt or not a gallery at all.
     #[error("refused: corrupt or truncated file ({0})")]
     Corrupt(String),
+    /// Encrypted for other devices, or not decryptable.
+    #[error("refused: {0}")]
+    NotForDevice(String),
+    /// Its threshold would admit nearly anyone.
+    #[error("refused: threshold {found:.3} is below this device's floor of {floor:.3}")]
+    WeakThreshold {
+        /// The gallery's threshold.
+        found: f32,
+        /// The device's floor.
+        floor: f32,
+    },
 }
 
 impl Refusal {
@@ -67,6 +88,8 @@ impl Refusal {
             Refusal::ModelMismatch { .. } => "model-mismatch",
             Refusal::TooLarge { .. } => "too-large",
             Refusal::Corrupt(_) => "corrupt",
+            Refusal::NotForDevice(_) => "not-for-device",
+            Refusal::WeakThreshold { .. } => "weak-threshold",
         }
     }
 
@@ -80,6 +103,8 @@ impl Refusal {
             Refusal::ModelMismatch { .. } => "Wrong model",
             Refusal::TooLarge { .. } => "File too large",
             Refusal::Corrupt(_) => "File corrupt",
+            Refusal::NotForDevice(_) => "Not for this door",
+            Refusal::WeakThreshold { .. } => "Unsafe threshold",
         }
     }
 }
@@ -93,7 +118,13 @@ impl From<GalleryError> for Refusal {
             GalleryError::ModelMismatch { found, expected } => {
                 Refusal::ModelMismatch { found, expected }
             }
+            GalleryError::WeightsMismatch { found, expected } => Refusal::ModelMismatch {
+                found: format!("weights {found}"),
+                expected: format!("weights {expected}"),
+            },
             GalleryError::TooLarge { size, limit } => Refusal::TooLarge { size, limit },
+            GalleryError::WeakThreshold { found, floor } => Refusal::WeakThreshold { found, floor },
+            e @ GalleryError::Sealed(_) => Refusal::NotForDevice(e.to_string()),
             other => Refusal::Corrupt(other.to_string()),
         }
     }
@@ -124,6 +155,9 @@ pub enum UpdateError {
     /// There is no previous gallery to roll back to.
     #[error("no previous gallery to roll back to ({0})")]
     NoPrevious(GalleryError),
+    /// The anti-rollback floor cannot be read or written.
+    #[error(transparent)]
+    Floor(#[from] FloorError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> UpdateError + '_ {
@@ -138,8 +172,10 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> UpdateError + '_ {
 pub enum Loaded {
     /// The current gallery.
     Current(Gallery),
-    /// The current one was damaged (`why`) and moved aside to `broken`; the
-    /// previous one was restored as current.
+    /// The current one was damaged or below the anti-rollback floor
+    /// (`why`) and moved aside to `broken`; the previous one was restored as
+    /// current. An incident: whoever damaged the file may want the older
+    /// gallery back.
     FellBack {
         /// The restored gallery.
         gallery: Gallery,
@@ -171,6 +207,7 @@ impl Loaded {
 pub struct Store {
     current: PathBuf,
     previous: PathBuf,
+    floor: PathBuf,
 }
 
 impl Store {
@@ -181,7 +218,46 @@ impl Store {
         Self {
             current: current.to_path_buf(),
             previous: previous.into(),
+            floor: sibling(current, "floor"),
         }
+    }
+
+    /// The anti-rollback floor.
+    pub fn floor(&self) -> Result<Floor, FloorError> {
+        Floor::read(&self.floor)
+    }
+
+    /// The floor file's path.
+    pub fn floor_path(&self) -> &Path {
+        &self.floor
+    }
+
+    /// Decodes the installed file's `bytes` if the floor permits them; a
+    /// newer one than the floor raises it (a crash between writing the
+    /// gallery and the floor, or a file written by hand).
+    pub fn check_installed(&self, bytes: &[u8], policy: &Policy) -> Result<Gallery, UpdateError> {
+        let gallery = Gallery::decode(bytes, policy).map_err(Refusal::from)?;
+        self.admit(&gallery, bytes)?;
+        Ok(gallery)
+    }
+
+    /// Whether the floor lets the installed file (`gallery`, decoded from
+    /// `bytes`) be used; raises the floor to a newer one.
+    fn admit(&self, gallery: &Gallery, bytes: &[u8]) -> Result<(), UpdateError> {
+        let mut floor = self.floor()?;
+        let version = gallery.header().version;
+        if !floor.permits(version, bytes) {
+            return Err(Refusal::NotNewer {
+                offered: version,
+                installed: floor.version,
+            }
+            .into());
+        }
+        if version > floor.version {
+            floor.version = version;
+            floor.write(&self.floor)?;
+        }
+        Ok(())
     }
 
     /// The current gallery's path.
@@ -195,11 +271,24 @@ impl Store {
     }
 
     /// Loads the current gallery; if it is damaged (corrupt, truncated, bad
-    /// signature …) falls back to the previous one and makes it current.
+    /// signature …) or below the anti-rollback floor without a rollback
+    /// having sanctioned it, falls back to the previous one and makes it
+    /// current (the floor stays).
     pub fn load(&self, policy: &Policy) -> Result<Loaded, UpdateError> {
         self.remove_stale_temp_files();
-        let why = match Gallery::load(&self.current, policy) {
-            Ok(g) => return Ok(Loaded::Current(g)),
+        let current =
+            read_limited(&self.current, policy.max_size as u64).map_err(|cause| GalleryError::Io {
+                path: self.current.clone(),
+                cause,
+            });
+        let why = match current.and_then(|bytes| Ok((Gallery::decode(&bytes, policy)?, bytes))) {
+            Ok((g, bytes)) => match self.admit(&g, &bytes) {
+                Ok(()) => return Ok(Loaded::Current(g)),
+                Err(UpdateError::Refused(r)) => GalleryError::Malformed(format!(
+                    "below the anti-rollback floor, not made current by a rollback ({r})"
+                )),
+                Err(e) => return Err(e),
+            },
             Err(e) => e,
         };
         let previous = read_limited(&self.previous, policy.max_size as u64)
@@ -235,19 +324,23 @@ impl Store {
         })
     }
 
-    /// Checks an offered gallery against `policy` and the installed version.
+    /// Checks an offered gallery against `policy`, the installed version
+    /// and the anti-rollback floor: it must be newer than both.
     pub fn verify(
         &self,
         bytes: &[u8],
         policy: &Policy,
         installed_version: Option<u64>,
-    ) -> Result<Gallery, Refusal> {
-        let gallery = Gallery::decode(bytes, policy)?;
+    ) -> Result<Gallery, UpdateError> {
+        let gallery = Gallery::decode(bytes, policy).map_err(Refusal::from)?;
         let offered = gallery.header().version;
-        if let Some(installed) = installed_version
-            && offered <= installed
-        {
-            return Err(Refusal::NotNewer { offered, installed });
+        let bar = installed_version.unwrap_or(0).max(self.floor()?.version);
+        if offered <= bar {
+            return Err(Refusal::NotNewer {
+                offered,
+                installed: bar,
+            }
+            .into());
         }
         Ok(gallery)
     }
@@ -265,6 +358,14 @@ impl Store {
             crate::atomic::write(&self.previous, &current).map_err(io(&self.previous))?;
         }
         crate::atomic::write(&self.current, bytes).map_err(io(&self.current))?;
+        // Raised after the gallery is in place: a crash in between leaves a
+        // current file above the floor, which the next start accepts and
+        // raises the floor to.
+        Floor {
+            version: gallery.header().version,
+            sanctioned: Some(floor::sha256(bytes)),
+        }
+        .write(&self.floor)?;
         Ok(gallery)
     }
 
@@ -295,6 +396,17 @@ impl Store {
         })?;
         let gallery = Gallery::decode(&previous, policy).map_err(UpdateError::NoPrevious)?;
         let current = std::fs::read(&self.current).ok();
+        // The floor keeps its version (the next install must still exceed
+        // it) and sanctions the restored file.
+        let mut floor = self.floor()?;
+        floor.version = floor.version.max(
+            current
+                .as_deref()
+                .and_then(|c| Gallery::decode(c, policy).ok())
+                .map_or(0, |g| g.header().version),
+        );
+        floor.sanctioned = Some(floor::sha256(&previous));
+        floor.write(&self.floor)?;
         crate::atomic::write(&self.current, &previous).map_err(io(&self.current))?;
         if let Some(current) = current {
             crate::atomic::write(&self.previous, &current).map_err(io(&self.previous))?;
@@ -315,7 +427,7 @@ impl Store {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
-        let names: Vec<String> = [&self.current, &self.previous]
+        let names: Vec<String> = [&self.current, &self.previous, &self.floor]
             .iter()
             .filter_map(|p| p.file_name())
             .map(|n| format!(".{}.tmp-", n.to_string_lossy()))
@@ -326,87 +438,6 @@ impl Store {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-    }
-}
-
-/// The terminal's side of field updates: an inbox directory polled for
-/// offered galleries, and the installed file watched for outside changes.
-#[derive(Debug)]
-pub struct Updates {
-    store: Store,
-    policy: Policy,
-    inbox: PathBuf,
-    seen: Option<(std::time::SystemTime, u64)>,
-}
-
-impl Updates {
-    /// Watches `inbox` and the store's current gallery.
-    pub fn new(store: Store, policy: Policy, inbox: PathBuf) -> Self {
-        let seen = stamp(store.current());
-        Self {
-            store,
-            policy,
-            inbox,
-            seen,
-        }
-    }
-
-    /// Offered files (`*.fgal`, not hidden) in name order. Each is verified
-    /// against `installed_version` and installed or refused, then removed
-    /// from the inbox (a refused file is kept in `inbox/refused/`).
-    pub fn poll(
-        &mut self,
-        mut installed_version: u64,
-    ) -> Vec<(PathBuf, Result<Gallery, UpdateError>)> {
-        let Ok(entries) = std::fs::read_dir(&self.inbox) else {
-            return Vec::new();
-        };
-        let mut files: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.is_file()
-                    && p.extension().is_some_and(|e| e == "fgal")
-                    && !p
-                        .file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            })
-            .collect();
-        files.sort();
-        let mut out = Vec::new();
-        for file in files {
-            let result = self
-                .store
-                .install_file(&file, &self.policy, Some(installed_version));
-            match &result {
-                Ok(g) => {
-                    installed_version = g.header().version;
-                    let _ = std::fs::remove_file(&file);
-                    self.seen = stamp(self.store.current());
-                }
-                Err(_) => {
-                    let refused = self.inbox.join("refused");
-                    let kept = std::fs::create_dir_all(&refused).and_then(|()| {
-                        std::fs::rename(&file, refused.join(file.file_name().unwrap_or_default()))
-                    });
-                    if kept.is_err() {
-                        let _ = std::fs::remove_file(&file);
-                    }
-                }
-            }
-            out.push((file, result));
-        }
-        out
-    }
-
-    /// The installed gallery, if its file changed since last seen.
-    pub fn reload_if_changed(&mut self) -> Option<Result<Gallery, GalleryError>> {
-        let now = stamp(self.store.current());
-        if now == self.seen {
-            return None;
-        }
-        self.seen = now;
-        Some(Gallery::load(self.store.current(), &self.policy))
     }
 }
 
@@ -439,181 +470,4 @@ pub fn read_limited(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::gallery::{Keyring, Person, quantise};
-    use crate::vision::Embedding;
-    use ed25519_dalek::SigningKey;
-
-    const MODEL: &str = "sface-2021dec-128";
-
-    fn key(seed: u8) -> SigningKey {
-        SigningKey::from_bytes(&[seed; 32])
-    }
-
-    fn gallery(version: u64, names: &[&str]) -> Gallery {
-        let mut g = Gallery::new(MODEL, [7; 32], 4, 0.363);
-        g.body.header.version = version;
-        for (i, n) in names.iter().enumerate() {
-            g.body.persons.push(Person {
-                id: i as u32 + 1,
-                name: (*n).try_into().unwrap(),
-                badge: None,
-                valid_from: None,
-                valid_until: None,
-                templates: vec![quantise(
-                    &Embedding::normalised(vec![1.0, i as f32, 0.5, -0.25]),
-                    [0; 16],
-                )],
-            });
-        }
-        g
-    }
-
-    fn signed(version: u64, names: &[&str], k: &SigningKey) -> Vec<u8> {
-        gallery(version, names).encode(Some(k)).unwrap()
-    }
-
-    fn policy() -> Policy {
-        Policy {
-            model_id: Some(MODEL.into()),
-            keyring: Keyring::new(vec![key(1).verifying_key()]),
-            require_signature: true,
-            max_size: 64 * 1024,
-            ..Policy::default()
-        }
-    }
-
-    fn store(tag: &str) -> (PathBuf, Store) {
-        let dir =
-            std::env::temp_dir().join(format!("facegate-update-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::new(&dir.join("gallery.fgal"));
-        (dir, store)
-    }
-
-    fn refusal(r: Result<Gallery, UpdateError>) -> &'static str {
-        match r {
-            Err(UpdateError::Refused(r)) => r.code(),
-            Ok(_) => "accepted",
-            Err(e) => panic!("not a refusal: {e}"),
-        }
-    }
-
-    #[test]
-    fn every_refusal_has_its_reason_and_changes_nothing() {
-        let (_dir, store) = store("refusals");
-        let v1 = signed(1, &["Ann"], &key(1));
-        store.install(&v1, &policy(), None).unwrap();
-        let p = policy();
-        let mut tampered = signed(2, &["Ann", "Bob"], &key(1));
-        tampered[20] ^= 1; // inside the body: CRC and signature break
-        let body_len = tampered.len() - 73;
-        let mut forged = signed(2, &["Ann", "Bob"], &key(1));
-        forged[14] ^= 1;
-        let crc = crc32fast::hash(&forged[..body_len - 4]);
-        forged[body_len - 4..body_len].copy_from_slice(&crc.to_le_bytes());
-        let mut other_model = gallery(2, &["Ann"]);
-        other_model.body.header.model_id = "arcface-r100".try_into().unwrap();
-        let cases: Vec<(&str, Vec<u8>, Policy)> = vec![
-            ("corrupt", tampered, p.clone()),
-            ("bad-signature", forged, p.clone()),
-            ("unknown-key", signed(2, &["Ann"], &key(9)), p.clone()),
-            ("not-newer", signed(1, &["Ann", "Eve"], &key(1)), p.clone()),
-            (
-                "model-mismatch",
-                other_model.encode(Some(&key(1))).unwrap(),
-                p.clone(),
-            ),
-            ("corrupt", v1[..v1.len() / 2].to_vec(), p.clone()),
-            (
-                "unsigned",
-                gallery(2, &["Ann"]).encode(None).unwrap(),
-                p.clone(),
-            ),
-            (
-                "too-large",
-                signed(2, &["Ann"], &key(1)),
-                Policy {
-                    max_size: 100,
-                    ..p.clone()
-                },
-            ),
-        ];
-        for (want, bytes, policy) in cases {
-            let got = refusal(store.install(&bytes, &policy, Some(1)));
-            assert_eq!(got, want);
-            assert_eq!(
-                std::fs::read(store.current()).unwrap(),
-                v1,
-                "{want} changed the gallery"
-            );
-        }
-        let v2 = signed(2, &["Ann", "Bob"], &key(1));
-        assert_eq!(refusal(store.install(&v2, &p, Some(1))), "accepted");
-        assert_eq!(std::fs::read(store.current()).unwrap(), v2);
-        assert_eq!(std::fs::read(store.previous()).unwrap(), v1);
-    }
-
-    #[test]
-    fn rollback_swaps_current_and_previous() {
-        let (_dir, store) = store("rollback");
-        let p = policy();
-        assert!(matches!(
-            store.rollback(&p),
-            Err(UpdateError::NoPrevious(_))
-        ));
-        let v1 = signed(1, &["Ann"], &key(1));
-        let v2 = signed(2, &["Ann", "Bob"], &key(1));
-        store.install(&v1, &p, None).unwrap();
-        store.install(&v2, &p, Some(1)).unwrap();
-        let g = store.rollback(&p).unwrap();
-        assert_eq!(g.header().version, 1);
-        assert_eq!(std::fs::read(store.current()).unwrap(), v1);
-        assert_eq!(std::fs::read(store.previous()).unwrap(), v2);
-    }
-
-    #[test]
-    fn damaged_current_falls_back_to_previous() {
-        let (dir, store) = store("fallback");
-        let p = policy();
-        let v1 = signed(1, &["Ann"], &key(1));
-        let v2 = signed(2, &["Ann", "Bob"], &key(1));
-        store.install(&v1, &p, None).unwrap();
-        store.install(&v2, &p, Some(1)).unwrap();
-        let mut bytes = v2.clone();
-        let n = bytes.len();
-        bytes[n - 10] ^= 0x40; // inside the signature
-        std::fs::write(store.current(), &bytes).unwrap();
-        std::fs::write(dir.join(".gallery.fgal.tmp-999"), b"half").unwrap();
-        match store.load(&p).unwrap() {
-            Loaded::FellBack {
-                gallery,
-                why,
-                broken,
-            } => {
-                assert_eq!(gallery.header().version, 1);
-                assert!(matches!(why, GalleryError::BadSignature(_)), "{why}");
-                assert_eq!(std::fs::read(broken.unwrap()).unwrap(), bytes);
-            }
-            Loaded::Current(_) => panic!("loaded a damaged gallery"),
-        }
-        assert_eq!(std::fs::read(store.current()).unwrap(), v1);
-        assert!(!dir.join(".gallery.fgal.tmp-999").exists());
-        // Both damaged: a clear error naming both causes.
-        std::fs::write(store.current(), b"FGAL").unwrap();
-        std::fs::write(store.previous(), b"junk").unwrap();
-        let e = store.load(&p).unwrap_err().to_string();
-        assert!(e.contains("current:") && e.contains("previous:"), "{e}");
-    }
-
-    #[test]
-    fn oversized_file_is_refused_before_reading_it_all() {
-        let (dir, store) = store("big");
-        let path = dir.join("huge.fgal");
-        std::fs::write(&path, vec![0u8; 200_000]).unwrap();
-        let r = store.install_file(&path, &policy(), None);
-        assert_eq!(refusal(r), "too-large");
-    }
-}
+mod tests;

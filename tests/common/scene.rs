@@ -1,0 +1,171 @@
+//! The terminal on the simulated board, set up for a test: a gallery of two
+//! people, a replayed playlist, scripted door inputs, a PNG display and a
+//! real event log in a temp dir (`tests/terminal.rs`, `tests/door_faults.rs`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use facegate::config::Config;
+use facegate::door::SimPins;
+use facegate::door::sim::Transition;
+use facegate::enroll;
+use facegate::events::{self, Event, EventKind};
+use facegate::gallery::Gallery;
+use facegate::terminal::Terminal;
+use facegate::vision::sface::{DEFAULT_COSINE_THRESHOLD, EMBEDDING_DIM, MODEL_ID};
+use facegate::vision::{Backend, DetectorConfig};
+
+/// A scene: a gallery of two people enrolled from ID photos, a playlist, door
+/// inputs and a config, in a temp dir.
+pub struct Scene {
+    dir: super::TempDir,
+}
+
+impl Scene {
+    pub fn new(tag: &str, playlist: &str, inputs: &str, extra: &str) -> Self {
+        let dir = super::TempDir::new(tag);
+        let ids = super::shared_data().join("id-photos-wikimedia");
+        for (person, photo) in [
+            ("Emmanuel Macron", "person_a_1.jpg"),
+            ("Jacinda Ardern", "person_b_1.jpg"),
+        ] {
+            let d = dir.path().join("people").join(person);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::copy(ids.join(photo), d.join(photo)).unwrap();
+        }
+        for photo in ["person_a_2.jpg", "person_b_2.jpg", "impostor_1.jpg"] {
+            std::fs::copy(ids.join(photo), dir.path().join(photo)).unwrap();
+        }
+        let vision = super::vision(Backend::default(), DetectorConfig::default());
+        let empty = Gallery::new(
+            MODEL_ID,
+            facegate::vision::sface::WEIGHTS_SHA256,
+            EMBEDDING_DIM as u16,
+            DEFAULT_COSINE_THRESHOLD,
+        );
+        let (gallery, report) = enroll::enroll(
+            &vision,
+            &dir.path().join("people"),
+            empty,
+            &enroll::Options::default(),
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(gallery.persons().len(), 2, "{report:?}");
+        gallery
+            .save(&dir.path().join("gallery.fgal"), None)
+            .unwrap();
+        std::fs::write(dir.path().join("scene.txt"), playlist).unwrap();
+        std::fs::write(dir.path().join("inputs.txt"), inputs).unwrap();
+        std::fs::write(dir.path().join("board.toml"), config_text(extra)).unwrap();
+        Self { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn config(&self) -> Config {
+        Config::load(&self.path("board.toml")).unwrap()
+    }
+
+    /// Runs the terminal to the end of the playlist.
+    pub fn run(&self) -> Outcome {
+        self.run_with(|_| {})
+    }
+
+    /// Runs the terminal to the end of the playlist, `before` having done
+    /// something to the simulated door lines (broken one).
+    pub fn run_with(&self, before: impl FnOnce(&SimPins)) -> Outcome {
+        let (terminal, pins) = Terminal::open(self.config(), Arc::new(AtomicBool::new(false)))
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let pins = pins.expect("sim door");
+        before(&pins);
+        terminal.run().unwrap();
+        self.outcome(pins.relay.transitions())
+    }
+
+    pub fn outcome(&self, relay: Vec<Transition>) -> Outcome {
+        let events = events::read(&self.path("events.log")).unwrap().events;
+        let mut screens: Vec<String> = std::fs::read_dir(self.path("display"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        screens.sort();
+        Outcome {
+            events,
+            relay,
+            screens,
+        }
+    }
+}
+
+pub fn config_text(extra: &str) -> String {
+    format!(
+        r#"
+[terminal]
+site = "Test"
+gallery = "gallery.fgal"
+models = "{models}"
+result_screen_ms = 300
+camera_retry_max_ms = 200
+require_signature = false
+[camera.replay]
+path = "scene.txt"
+{extra}
+[door]
+pulse_ms = 400
+held_open_s = 1
+[door.sim]
+inputs = "inputs.txt"
+record = "relay.jsonl"
+[display.sim]
+dir = "display"
+width = 240
+height = 240
+mono = false
+[events]
+path = "events.log"
+"#,
+        models = super::models().dir().display()
+    )
+}
+
+pub struct Outcome {
+    pub events: Vec<Event>,
+    pub relay: Vec<Transition>,
+    pub screens: Vec<String>,
+}
+
+impl Outcome {
+    pub fn kinds(&self) -> Vec<EventKind> {
+        self.events.iter().map(|e| e.kind).collect()
+    }
+
+    pub fn count(&self, kind: EventKind) -> usize {
+        self.events.iter().filter(|e| e.kind == kind).count()
+    }
+
+    pub fn relay_levels(&self) -> Vec<bool> {
+        self.relay.iter().map(|t| t.high).collect()
+    }
+
+    pub fn shown(&self, kind: &str) -> bool {
+        self.screens.iter().any(|s| s.contains(kind))
+    }
+
+    /// Length of the one unlock pulse, milliseconds.
+    pub fn pulse_ms(&self) -> u64 {
+        assert_eq!(
+            self.relay_levels(),
+            vec![false, true, false],
+            "{:?}",
+            self.relay
+        );
+        self.relay[2].t_ms - self.relay[1].t_ms
+    }
+}
