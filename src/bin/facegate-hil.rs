@@ -290,7 +290,7 @@ fn fbpeek(dev: &Path) -> Result<()> {
     }
     let total = (w * h).max(1) as f64;
     let mut colours: Vec<([u8; 3], usize)> = counts.into_iter().collect();
-    colours.sort_by(|a, b| b.1.cmp(&a.1));
+    colours.sort_by_key(|c| std::cmp::Reverse(c.1));
     for (rgb, n) in colours {
         let share = n as f64 / total;
         if share >= 0.01 {
