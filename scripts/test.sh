@@ -10,6 +10,8 @@ cargo build "${features[@]}"
 FACEGATE_BIN="${CARGO_TARGET_DIR:-target}/debug/facegate" scripts/fetch-models.sh
 cargo test "${features[@]}"
 cargo fmt --check
-cargo clippy "${features[@]}" --all-targets -- -D warnings
+# Lints check-build every dependency (metadata only, shared with no build
+# above): in a build directory of their own, which a later run finds warm.
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}-clippy" cargo clippy "${features[@]}" --all-targets -- -D warnings
 # The boards are aarch64: cross-build and run the parity subset under qemu.
 scripts/test-aarch64.sh --quick
