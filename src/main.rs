@@ -84,13 +84,9 @@ enum Command {
         /// Match threshold to store (default: the previous gallery's, else 0.363).
         #[arg(long)]
         threshold: Option<f32>,
-        /// Trusted public keys for a signed --update gallery.
-        #[arg(long)]
-        keys: Option<PathBuf>,
-        /// Use an --update gallery whose signature cannot be verified (the
-        /// output is marked as made from an unverified input).
-        #[arg(long)]
-        allow_unverified: bool,
+        /// --keys and --allow-unverified for the --update gallery.
+        #[command(flatten)]
+        trust: EditTrust,
         /// Encrypt the people to the device public keys (*.x25519) in DIR.
         #[arg(long, value_name = "DIR")]
         encrypt_to: Option<PathBuf>,
@@ -147,12 +143,9 @@ enum Command {
         /// Sign the updated gallery with this key.
         #[arg(long)]
         sign: Option<PathBuf>,
-        /// Trusted public keys for the signed --gallery.
-        #[arg(long)]
-        keys: Option<PathBuf>,
-        /// Edit a --gallery whose signature cannot be verified.
-        #[arg(long)]
-        allow_unverified: bool,
+        /// --keys and --allow-unverified for the --gallery to edit.
+        #[command(flatten)]
+        trust: EditTrust,
         /// Cap on impostor pairs (evenly subsampled beyond it).
         #[arg(long, default_value_t = 2_000_000)]
         max_impostors: usize,
@@ -245,6 +238,22 @@ struct EditTrust {
     /// marked as made from an unverified input).
     #[arg(long)]
     allow_unverified: bool,
+}
+
+impl EditTrust {
+    /// What the command line trusts for an edit signed with `sign`.
+    fn with<'a>(
+        &'a self,
+        sign: &'a Option<PathBuf>,
+        device_key: Option<&'a std::path::Path>,
+    ) -> g::Trust<'a> {
+        g::Trust {
+            keys: opt(&self.keys),
+            sign: opt(sign),
+            allow_unverified: self.allow_unverified,
+            device_key,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -391,8 +400,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             update,
             report,
             threshold,
-            keys,
-            allow_unverified,
+            trust,
             encrypt_to,
         } => {
             let args = g::EnrollArgs {
@@ -402,12 +410,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 report: opt(report),
                 threshold: *threshold,
                 encrypt_to: opt(encrypt_to),
-                trust: g::Trust {
-                    keys: opt(keys),
-                    sign: opt(sign),
-                    allow_unverified: *allow_unverified,
-                    device_key: opt(&cli.device_key),
-                },
+                trust: trust.with(sign, opt(&cli.device_key)),
             };
             g::enroll(&vision()?, args, json)?;
         }
@@ -432,8 +435,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             plot,
             gallery,
             sign,
-            keys,
-            allow_unverified,
+            trust,
             max_impostors,
             pairs,
             per_person,
@@ -446,12 +448,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 far: *far,
                 plot: opt(plot),
                 gallery: opt(gallery),
-                trust: g::Trust {
-                    keys: opt(keys),
-                    sign: opt(sign),
-                    allow_unverified: *allow_unverified,
-                    device_key: opt(&cli.device_key),
-                },
+                trust: trust.with(sign, opt(&cli.device_key)),
                 max_impostors: *max_impostors,
                 pairs: opt(pairs),
                 per_person: *per_person,
@@ -535,19 +532,6 @@ fn gallery(action: &GalleryAction, device_key: Option<&std::path::Path>, json: b
         device_key,
         ..g::Trust::default()
     };
-    fn trust<'a>(
-        sign: &'a Option<PathBuf>,
-        t: &'a EditTrust,
-        device_key: Option<&'a std::path::Path>,
-    ) -> g::Trust<'a> {
-        g::Trust {
-            keys: opt(&t.keys),
-            sign: opt(sign),
-            allow_unverified: t.allow_unverified,
-            device_key,
-        }
-    }
-    let editing = |sign, t| trust(sign, t, device_key);
     match action {
         GalleryAction::List { gallery } => g::list(&g::load(gallery, inspect)?, json),
         GalleryAction::Show { gallery, name } => g::show(&g::load(gallery, inspect)?, name, json)?,
@@ -556,7 +540,7 @@ fn gallery(action: &GalleryAction, device_key: Option<&std::path::Path>, json: b
             name,
             sign,
             trust,
-        } => g::edit(gallery, editing(sign, trust), |gal| {
+        } => g::edit(gallery, trust.with(sign, device_key), |gal| {
             let before = gal.body.persons.len();
             gal.body.persons.retain(|p| p.name.as_str() != name);
             anyhow::ensure!(gal.body.persons.len() < before, "no person named {name:?}");
@@ -568,7 +552,7 @@ fn gallery(action: &GalleryAction, device_key: Option<&std::path::Path>, json: b
             new,
             sign,
             trust,
-        } => g::edit(gallery, editing(sign, trust), |gal| {
+        } => g::edit(gallery, trust.with(sign, device_key), |gal| {
             anyhow::ensure!(gal.find(new).is_none(), "{new:?} is already in the gallery");
             let new_name =
                 facegate::gallery::format::Name::try_from(new.as_str()).map_err(|_| {
@@ -593,7 +577,7 @@ fn gallery(action: &GalleryAction, device_key: Option<&std::path::Path>, json: b
             sign,
             trust,
         } => {
-            let t = editing(sign, trust);
+            let t = trust.with(sign, device_key);
             let merged = g::merge(&g::load_for_edit(a, t)?, &g::load_for_edit(b, t)?)?;
             g::save(&merged, out, opt(sign))?;
             println!(
@@ -610,7 +594,7 @@ fn gallery(action: &GalleryAction, device_key: Option<&std::path::Path>, json: b
             sign,
             trust,
         } => {
-            let base = g::load_for_edit(gallery, editing(sign, trust))?;
+            let base = g::load_for_edit(gallery, trust.with(sign, device_key))?;
             let real = base.persons().len();
             let padded = facegate::gallery::synthetic(base, *people);
             g::save(&padded, out, opt(sign))?;
