@@ -164,3 +164,69 @@ pub fn open(config: &CameraConfig, base: &Path) -> Result<Box<dyn FrameSource>, 
         )?),
     })
 }
+
+/// Opens the configured source like [`open`], except that a V4L2 camera
+/// which cannot be opened yet (unplugged, driver not loaded) is returned as
+/// a [`Pending`] source together with the error: the terminal starts without
+/// it and its camera recovery keeps trying. A replay source that cannot be
+/// opened is a configuration error and is returned as one.
+pub fn open_or_pending(
+    config: &CameraConfig,
+    base: &Path,
+) -> Result<(Box<dyn FrameSource>, Option<CameraError>), CameraError> {
+    match open(config, base) {
+        Ok(source) => Ok((source, None)),
+        Err(e) if matches!(config, CameraConfig::V4l2 { .. }) => {
+            let pending = Pending {
+                config: config.clone(),
+                base: base.to_path_buf(),
+                inner: None,
+                why: e.to_string(),
+            };
+            Ok((Box::new(pending), Some(e)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A camera not opened yet: reports itself lost until [`FrameSource::reopen`]
+/// opens it, then delegates to it.
+pub struct Pending {
+    config: CameraConfig,
+    base: PathBuf,
+    inner: Option<Box<dyn FrameSource>>,
+    why: String,
+}
+
+impl FrameSource for Pending {
+    fn next_frame(&mut self) -> Result<Option<Frame>, CameraError> {
+        match &mut self.inner {
+            Some(source) => source.next_frame(),
+            None => Err(CameraError::Lost {
+                device: self.describe(),
+                msg: format!("not opened yet: {}", self.why),
+            }),
+        }
+    }
+
+    fn reopen(&mut self) -> Result<(), CameraError> {
+        match &mut self.inner {
+            Some(source) => source.reopen(),
+            None => {
+                let source = open(&self.config, &self.base).inspect_err(|e| {
+                    self.why = e.to_string();
+                })?;
+                self.inner = Some(source);
+                Ok(())
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match (&self.inner, &self.config) {
+            (Some(source), _) => source.describe(),
+            (None, CameraConfig::V4l2 { device, .. }) => format!("{} (not open)", device.display()),
+            (None, CameraConfig::Replay { path, .. }) => format!("{} (not open)", path.display()),
+        }
+    }
+}

@@ -167,6 +167,71 @@ pub fn open(config: &DisplayConfig, base: &Path) -> Result<Box<dyn Panel>, Displ
     })
 }
 
+/// A display that could not be opened at start-up: showing a screen tries
+/// to open it again (at most every [`Pending::RETRY`]; in between the last
+/// error is returned) and then goes to it, so a panel connected or fixed
+/// later starts showing without a restart.
+pub struct Pending {
+    config: DisplayConfig,
+    base: PathBuf,
+    inner: Option<Box<dyn Panel>>,
+    next_try: std::time::Instant,
+    error: DisplayError,
+}
+
+impl Pending {
+    /// Time between two attempts to open the panel.
+    pub const RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+}
+
+impl Panel for Pending {
+    fn show(&mut self, screen: &Screen) -> Result<(), DisplayError> {
+        if self.inner.is_none() {
+            let now = std::time::Instant::now();
+            if now < self.next_try {
+                return Err(DisplayError::new(&self.error.device, &self.error.msg));
+            }
+            self.next_try = now + Self::RETRY;
+            match open(&self.config, &self.base) {
+                Ok(panel) => self.inner = Some(panel),
+                Err(e) => {
+                    self.error = DisplayError::new(&e.device, &e.msg);
+                    return Err(e);
+                }
+            }
+        }
+        match &mut self.inner {
+            Some(panel) => panel.show(screen),
+            None => Ok(()),
+        }
+    }
+    fn size(&self) -> Size {
+        self.inner.as_ref().map_or(Size::zero(), |p| p.size())
+    }
+}
+
+/// Opens the configured display like [`open`]; one that cannot be opened
+/// yet is returned as a [`Pending`] panel with the error, so the terminal
+/// starts without it.
+pub fn open_or_pending(
+    config: &DisplayConfig,
+    base: &Path,
+) -> (Box<dyn Panel>, Option<DisplayError>) {
+    match open(config, base) {
+        Ok(panel) => (panel, None),
+        Err(e) => {
+            let pending = Pending {
+                config: config.clone(),
+                base: base.to_path_buf(),
+                inner: None,
+                next_try: std::time::Instant::now() + Pending::RETRY,
+                error: DisplayError::new(&e.device, &e.msg),
+            };
+            (Box::new(pending), Some(e))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

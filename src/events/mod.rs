@@ -73,11 +73,16 @@ pub enum EventKind {
     /// The system clock was found before the time floor (set back, or not
     /// set after a power cut).
     ClockWentBack,
+    /// No usable gallery is installed: nobody is let in by face until one
+    /// arrives in the inbox.
+    NoGallery,
+    /// The display could not be opened or written.
+    DisplayFault,
 }
 
 impl EventKind {
     /// Every kind, in index order.
-    pub const ALL: [EventKind; 19] = [
+    pub const ALL: [EventKind; 21] = [
         EventKind::Started,
         EventKind::Stopped,
         EventKind::Granted,
@@ -97,6 +102,8 @@ impl EventKind {
         EventKind::DoorFault,
         EventKind::DoorFaultCleared,
         EventKind::ClockWentBack,
+        EventKind::NoGallery,
+        EventKind::DisplayFault,
     ];
 
     /// Stable lower-case name for CSV, JSON and `--kind`.
@@ -121,6 +128,8 @@ impl EventKind {
             EventKind::DoorFault => "door-fault",
             EventKind::DoorFaultCleared => "door-fault-cleared",
             EventKind::ClockWentBack => "clock-went-back",
+            EventKind::NoGallery => "no-gallery",
+            EventKind::DisplayFault => "display-fault",
         }
     }
 }

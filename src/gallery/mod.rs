@@ -201,6 +201,16 @@ impl Gallery {
         }
     }
 
+    /// What a terminal holds when no usable gallery is installed: nobody,
+    /// version 0 (so any offered gallery above the anti-rollback floor is
+    /// newer), created at the epoch (it raises no time floor). Never saved.
+    pub fn none_installed(model_id: &str, weights_sha256: [u8; 32], embedding_dim: u16) -> Self {
+        let mut g = Self::new(model_id, weights_sha256, embedding_dim, f32::INFINITY);
+        g.body.header.version = 0;
+        g.body.header.created_unix = 0;
+        g
+    }
+
     /// The header.
     pub fn header(&self) -> &Header {
         &self.body.header

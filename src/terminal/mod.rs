@@ -4,6 +4,9 @@
 
 pub mod clock;
 pub mod decide;
+mod door_events;
+mod stats;
+mod updates;
 mod watchdog;
 
 use std::sync::Arc;
@@ -12,12 +15,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use image::RgbImage;
-use serde::Serialize;
 use tracing::{info, info_span, warn};
 
 use clock::TimeFloor;
 pub use clock::validity_problem;
 pub use decide::{Candidate, Decider, Decision, DecisionConfig, Sighting};
+pub use stats::Stats;
 use watchdog::Watchdog;
 
 use crate::camera::{self, CameraError, Frame, FrameSource};
@@ -26,7 +29,7 @@ use crate::display::{self, Panel, Screen};
 use crate::door::{self, DoorEvent, DoorHandle, SimPins};
 use crate::events::{Event, EventKind, EventLog};
 use crate::gallery::{DeviceKey, Gallery, Index, Keyring, Policy, now_unix};
-use crate::update::{Loaded, Store, UpdateError, Updates};
+use crate::update::{Loaded, Store, Updates};
 use crate::vision::sface::{MODEL_ID, WEIGHTS_SHA256};
 use crate::vision::{Detection, ModelPaths, Vision, align};
 
@@ -35,68 +38,13 @@ const BAD_FRAMES_LOST: u32 = 10;
 /// First wait before reopening a lost camera.
 const RETRY_MIN: Duration = Duration::from_millis(200);
 
-/// Time spent per pipeline stage, summed over a run.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Stats {
-    /// Frames processed.
-    pub frames: u64,
-    /// Frames with a usable face.
-    pub faces: u64,
-    /// Decisions made.
-    pub decisions: u64,
-    /// Camera read and conversion.
-    pub capture: Duration,
-    /// Face detection.
-    pub detect: Duration,
-    /// Alignment.
-    pub align: Duration,
-    /// Embedding.
-    pub embed: Duration,
-    /// 1:N search.
-    pub search: Duration,
-    /// Wall time of the run.
-    pub wall: Duration,
-    /// From opening the terminal (door, display, log, models, gallery,
-    /// camera) to the first processed frame: the cold start.
-    pub first_frame: Option<Duration>,
-    /// From opening the terminal to the first decision (granted or refused).
-    pub first_decision: Option<Duration>,
-}
-
-impl Stats {
-    /// Frames per second over the run.
-    pub fn fps(&self) -> f64 {
-        self.frames as f64 / self.wall.as_secs_f64().max(1e-9)
-    }
-
-    /// One line: fps and mean milliseconds per stage.
-    pub fn summary(&self) -> String {
-        let per = |d: Duration, n: u64| d.as_secs_f64() * 1e3 / n.max(1) as f64;
-        format!(
-            "{} frames in {:.1} s ({:.1} fps); first frame {:.0} ms, first decision {:.0} ms after start; per frame: \
-             capture {:.1} ms, detect {:.1} ms; per face ({}): align {:.2} ms, embed {:.1} ms, \
-             search {:.2} ms; {} decisions",
-            self.frames,
-            self.wall.as_secs_f64(),
-            self.fps(),
-            self.first_frame.unwrap_or_default().as_secs_f64() * 1e3,
-            self.first_decision.unwrap_or_default().as_secs_f64() * 1e3,
-            per(self.capture, self.frames),
-            per(self.detect, self.frames),
-            self.faces,
-            per(self.align, self.faces),
-            per(self.embed, self.faces),
-            per(self.search, self.faces),
-            self.decisions
-        )
-    }
-}
-
 /// What is on the display and until when.
 struct Shown {
     current: Option<Screen>,
     hold_until: Option<Instant>,
     alarm: Option<String>,
+    /// The display's last error, until it works again.
+    display_error: Option<String>,
 }
 
 /// A running terminal.
@@ -153,13 +101,23 @@ pub fn gallery_policy(config: &Config) -> Result<Policy> {
 
 impl Terminal {
     /// Opens everything the config names. The door is locked before anything
-    /// else happens. Returns the simulated pins when the door is simulated.
+    /// else happens; a camera or display that is missing, or a gallery that
+    /// is unusable, does not stop the start (see `docs/event-log.md`).
+    /// Returns the simulated pins when the door is simulated.
     pub fn open(config: Config, stop: Arc<AtomicBool>) -> Result<(Self, Option<SimPins>)> {
         let started = Instant::now();
         let opened = door::open(&config.door, &config.base).context("opening the door")?;
         let door = DoorHandle::spawn(opened.door, config.door.policy(), stop.clone());
+        let mut startup_events = Vec::new();
         let panel = match &config.display {
-            Some(d) => display::open(d, &config.base).context("opening the display")?,
+            Some(d) => {
+                let (panel, err) = display::open_or_pending(d, &config.base);
+                if let Some(e) = err {
+                    warn!(%e, "display not available; retrying every {:?}", display::Pending::RETRY);
+                    startup_events.push(event(EventKind::DisplayFault, Some(e.to_string())));
+                }
+                panel
+            }
             None => Box::new(display::NoPanel),
         };
         let log_path = config.resolve(&config.events.path);
@@ -178,10 +136,24 @@ impl Terminal {
         let policy = gallery_policy(&config)?;
         let gallery_path = config.resolve(&config.terminal.gallery);
         let store = Store::new(&gallery_path);
-        let loaded = store
-            .load(&policy)
-            .with_context(|| format!("reading the gallery {}", gallery_path.display()))?;
-        let mut startup_events = Vec::new();
+        // Without a usable gallery the terminal still runs (door, exit
+        // button, log), lets nobody in by face and waits for the inbox.
+        let loaded = match store.load(&policy) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                let detail = format!(
+                    "{}: {e}; nobody is let in by face until a gallery arrives in the inbox",
+                    gallery_path.display()
+                );
+                warn!(%detail, "no usable gallery");
+                startup_events.push(event(EventKind::NoGallery, Some(detail)));
+                Loaded::Current(Gallery::none_installed(
+                    MODEL_ID,
+                    WEIGHTS_SHA256,
+                    crate::vision::sface::EMBEDDING_DIM as u16,
+                ))
+            }
+        };
         if let Loaded::FellBack { why, broken, .. } = &loaded {
             warn!(%why, "incident: installed gallery refused, using the previous one");
             startup_events.push(event(
@@ -220,8 +192,13 @@ impl Terminal {
             config.detector,
         )
         .context("loading the models")?;
-        let camera = camera::open(&config.camera, &config.base).context("opening the camera")?;
-        info!(camera = %camera.describe(), "camera open");
+        // A camera that is not there yet is retried like a lost one.
+        let (camera, err) =
+            camera::open_or_pending(&config.camera, &config.base).context("opening the camera")?;
+        match err {
+            Some(e) => warn!(%e, "camera not available yet; retrying"),
+            None => info!(camera = %camera.describe(), "camera open"),
+        }
         let decider = Decider::new(config.decision, gallery.header().threshold);
         let terminal = Self {
             opened: started,
@@ -243,6 +220,7 @@ impl Terminal {
                 current: None,
                 hold_until: None,
                 alarm: None,
+                display_error: None,
             },
             stats: Stats::default(),
             watchdog: Watchdog::from_env(),
@@ -452,67 +430,6 @@ impl Terminal {
         }
     }
 
-    /// Logs and displays what the door thread reports.
-    fn handle_door_events(&mut self) {
-        for e in self.door.events() {
-            let kind = match &e {
-                DoorEvent::Unlocked | DoorEvent::Locked => {
-                    self.relay_unlocked = e == DoorEvent::Unlocked;
-                    info!(
-                        relay = if self.relay_unlocked {
-                            "unlocked"
-                        } else {
-                            "locked"
-                        }
-                    );
-                    continue;
-                }
-                DoorEvent::ExitButton => EventKind::ExitButton,
-                DoorEvent::Opened => EventKind::DoorOpened,
-                DoorEvent::Closed => {
-                    if self.shown.alarm.take().is_some() {
-                        self.shown.hold_until = None;
-                        self.show_idle();
-                    }
-                    EventKind::DoorClosed
-                }
-                DoorEvent::HeldOpen | DoorEvent::Forced => {
-                    let message = if e == DoorEvent::HeldOpen {
-                        "Door held open"
-                    } else {
-                        "Door forced"
-                    };
-                    self.shown.alarm = Some(message.into());
-                    self.show(
-                        Screen::Alarm {
-                            message: message.into(),
-                        },
-                        None,
-                    );
-                    if e == DoorEvent::HeldOpen {
-                        EventKind::DoorHeldOpen
-                    } else {
-                        EventKind::DoorForced
-                    }
-                }
-                DoorEvent::Fault(msg) => {
-                    warn!(%msg, "door fault");
-                    EventKind::DoorFault
-                }
-                DoorEvent::FaultCleared(msg) => {
-                    info!(%msg, "door fault cleared");
-                    EventKind::DoorFaultCleared
-                }
-            };
-            info!(event = %kind, "door");
-            let detail = match e {
-                DoorEvent::Fault(msg) | DoorEvent::FaultCleared(msg) => Some(msg),
-                _ => None,
-            };
-            self.record(event(kind, detail));
-        }
-    }
-
     /// Reopens a lost camera with backoff; false if asked to stop meanwhile.
     fn recover_camera(&mut self, err: CameraError) -> bool {
         warn!(%err, "camera lost");
@@ -550,74 +467,6 @@ impl Terminal {
         }
     }
 
-    /// Between frames: installs galleries offered in the inbox, and reloads
-    /// the installed one if it changed on disk (`facegate gallery install`
-    /// or `rollback`).
-    fn check_updates(&mut self) {
-        if Instant::now() < self.next_update_check {
-            return;
-        }
-        self.next_update_check =
-            Instant::now() + Duration::from_millis(self.config.update.poll_ms.max(50));
-        let version = self.gallery.header().version;
-        for (file, outcome) in self.updates.poll(version) {
-            let name = file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let hold = Some(Duration::from_millis(self.config.terminal.result_screen_ms));
-            match outcome {
-                Ok(gallery) => {
-                    let detail = describe(&gallery, &format!("installed from {name}"));
-                    info!(%detail, "gallery installed");
-                    self.show(
-                        Screen::Updating {
-                            percent: Some(100),
-                            message: format!("Installed v{}", gallery.header().version),
-                        },
-                        hold,
-                    );
-                    self.install_gallery(gallery);
-                    self.record(event(EventKind::GalleryInstalled, Some(detail)));
-                }
-                Err(e) => {
-                    let short = match &e {
-                        UpdateError::Refused(r) => r.short(),
-                        _ => "Cannot read file",
-                    };
-                    warn!(file = %name, err = %e, "gallery update refused");
-                    self.show(
-                        Screen::Updating {
-                            percent: None,
-                            message: format!("Refused: {short}"),
-                        },
-                        hold,
-                    );
-                    self.record(event(
-                        EventKind::GalleryRefused,
-                        Some(format!("{name}: {e}")),
-                    ));
-                }
-            }
-        }
-        match self.updates.reload_if_changed() {
-            Some(Ok(gallery)) if gallery.fingerprint() != self.fingerprint => {
-                let detail = describe(&gallery, "reloaded: the installed gallery changed on disk");
-                info!(%detail, "gallery reloaded");
-                self.install_gallery(gallery);
-                self.record(event(EventKind::GalleryInstalled, Some(detail)));
-            }
-            Some(Err(e)) => {
-                warn!(err = %e, "installed gallery changed on disk but is unusable; keeping the one in memory");
-                self.record(event(
-                    EventKind::GalleryRefused,
-                    Some(format!("installed file: {e}")),
-                ));
-            }
-            _ => {}
-        }
-    }
-
     /// Waits, keeping the door and watchdog served; false if asked to stop.
     fn wait(&mut self, total: Duration) -> bool {
         let until = Instant::now() + total;
@@ -626,6 +475,7 @@ impl Terminal {
                 return false;
             }
             self.handle_door_events();
+            self.check_updates();
             self.watchdog.ping(self.door.is_alive());
             std::thread::sleep(door::POLL * 5);
         }
@@ -703,33 +553,23 @@ impl Terminal {
         if self.shown.current.as_ref() == Some(&screen) {
             return;
         }
-        if let Err(e) = self.panel.show(&screen) {
-            warn!(%e, "display");
+        match self.panel.show(&screen) {
+            Ok(()) => {
+                self.shown.display_error = None;
+                self.shown.current = Some(screen);
+            }
+            // Not marked as shown: the next call tries again. Warned once
+            // per distinct error.
+            Err(e) => {
+                let msg = e.to_string();
+                if self.shown.display_error.as_ref() != Some(&msg) {
+                    warn!(%e, "display");
+                    self.shown.display_error = Some(msg);
+                }
+                self.shown.current = None;
+            }
         }
-        self.shown.current = Some(screen);
     }
-}
-
-/// "version N, K people, signed by KEY" and what happened.
-fn describe(g: &Gallery, what: &str) -> String {
-    let signer = g.signed_by.map_or("unsigned".to_string(), |k| {
-        format!("signed by {}", crate::gallery::keys::hex(&k))
-    });
-    let sealed = if g.recipients.is_empty() {
-        ""
-    } else {
-        ", encrypted"
-    };
-    let provenance = if g.header().from_unverified {
-        ", made from an unverified input"
-    } else {
-        ""
-    };
-    format!(
-        "{what}: version {}, {} people, {signer}{sealed}{provenance}",
-        g.header().version,
-        g.persons().len()
-    )
 }
 
 fn rfc3339(ms: u64) -> String {

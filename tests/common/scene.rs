@@ -2,7 +2,7 @@
 //! people, a replayed playlist, scripted door inputs, a PNG display and a
 //! real event log in a temp dir (`tests/terminal.rs`, `tests/door_faults.rs`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -168,4 +168,60 @@ impl Outcome {
         );
         self.relay[2].t_ms - self.relay[1].t_ms
     }
+}
+
+/// (ms, high) per line of a relay record.
+pub fn read_relay(path: &Path) -> Vec<(u64, bool)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|v| (v["t_ms"].as_u64().unwrap(), v["high"].as_bool().unwrap()))
+        .collect()
+}
+
+/// Signed galleries for update tests: v1 without Jacinda Ardern, v2 with her.
+pub struct Signed {
+    pub key: ed25519_dalek::SigningKey,
+    pub v1: Vec<u8>,
+    pub v2: Vec<u8>,
+}
+
+pub fn signed_galleries(scene: &Scene) -> Signed {
+    let keys = scene.path("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let (_, _, key) = facegate::gallery::keys::generate(&keys.join("site")).unwrap();
+    std::fs::remove_file(keys.join("site.key")).unwrap(); // the device holds public keys only
+    let full = Gallery::load(&scene.path("gallery.fgal"), &Default::default()).unwrap();
+    let mut v1 = full.clone();
+    v1.body
+        .persons
+        .retain(|p| p.name.as_str() != "Jacinda Ardern");
+    v1.body.header.version = 1;
+    let mut v2 = full;
+    v2.body.header.version = 2;
+    Signed {
+        v1: v1.encode(Some(&key)).unwrap(),
+        v2: v2.encode(Some(&key)).unwrap(),
+        key,
+    }
+}
+
+pub fn require_signed_updates(scene: &Scene) {
+    let text = std::fs::read_to_string(scene.path("board.toml"))
+        .unwrap()
+        .replace(
+            "require_signature = false",
+            "keys = \"keys\"\nrequire_signature = true",
+        )
+        + "[update]\ninbox = \"inbox\"\npoll_ms = 100\n";
+    std::fs::write(scene.path("board.toml"), text).unwrap();
+}
+
+/// Drops a file into the inbox the way the USB import does (temp + rename).
+pub fn offer(scene: &Scene, name: &str, bytes: &[u8]) {
+    let inbox = scene.path("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::write(inbox.join(format!(".{name}.part")), bytes).unwrap();
+    std::fs::rename(inbox.join(format!(".{name}.part")), inbox.join(name)).unwrap();
 }
