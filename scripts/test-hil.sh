@@ -45,9 +45,11 @@ echo "hil: kernel $KVER" >&2
 echo "== building facegate (host, for enrolment) and facegate + facegate-hil (aarch64, debug)" >&2
 # HIL_HOST_FACEGATE: an x86 facegate binary already built (enrolment only).
 host_bin=${HIL_HOST_FACEGATE:-$target/debug/facegate}
-[ -n "${HIL_HOST_FACEGATE:-}" ] || cargo build -q --bin facegate
-cargo $toolchain build -q --target aarch64-unknown-linux-gnu --bin facegate --bin facegate-hil
-arm=$target/aarch64-unknown-linux-gnu/debug
+[ -n "${HIL_HOST_FACEGATE:-}" ] || cargo build -q --features ndarray --bin facegate
+# In the cross build's own directory, shared with scripts/test-aarch64.sh.
+CARGO_TARGET_DIR=$target-aarch64 cargo $toolchain build -q --target aarch64-unknown-linux-gnu \
+    --bin facegate --bin facegate-hil
+arm=$target-aarch64/aarch64-unknown-linux-gnu/debug
 ensure_models "$host_bin"
 
 # The 9p share: binaries, models, gallery, config, scene pictures, scenarios.

@@ -81,15 +81,16 @@ $HIL feed /dev/video1 /run/show 10 >"$O/feed.log" 2>&1 &
 $HIL sample "$O/relay.log" "$RELAY" &
 wait_until 20 'grep -q streaming "$O/feed.log"' || fail "feeder did not start"
 
-# start_terminal BINARY: starts `BINARY run`; up once the kernel shows the
-# relay line requested and the camera open by it.
+# start_terminal BINARY [nocamera]: starts `BINARY run`; up once the kernel
+# shows the relay line requested and (unless nocamera) the camera open by it.
 start_terminal() {
     FACEGATE_LOG=${FACEGATE_LOG:-info} "$1" run --config $H/board/qemu.toml >>"$O/facegate.log" 2>&1 &
     FG=$!
-    local t0
+    local t0 cam='ls -l /proc/$FG/fd 2>/dev/null | grep -q /dev/video0'
+    [ "${2:-}" = nocamera ] && cam=true
     t0=$(ms)
-    if wait_until 600 'grep -q "facegate-relay.*out" /sys/kernel/debug/gpio && ls -l /proc/$FG/fd 2>/dev/null | grep -q /dev/video0'; then
-        log "terminal $FG ($1) up in $(($(ms) - t0)) ms: relay line requested, /dev/video0 open"
+    if wait_until 600 "grep -q 'facegate-relay.*out' /sys/kernel/debug/gpio && $cam"; then
+        log "terminal $FG ($1) up in $(($(ms) - t0)) ms: relay line requested${2:+ ($2)}"
         grep facegate /sys/kernel/debug/gpio
     else
         fail "terminal $1 did not come up"
@@ -141,28 +142,62 @@ approach() {
 
 # 0. Before the newest-frame fix (when the test carries that binary): measure.
 if [ -x $H/facegate-before ]; then
+    cp $H/gallery.fgal "$O/gallery.fgal"
     start_terminal $H/facegate-before
     approach "before the fix" 0
     kill "$FG"
     wait "$FG"
+    rm -f "$O"/gallery.fgal*
     log "terminal before the fix stopped"
 fi
 
-start_terminal $H/facegate
+# 1. Start-up on an empty device with the camera missing (vivid unbound):
+# the door and the exit button work at once; the camera is picked up when
+# it appears, the first gallery when it arrives in the inbox.
+echo vivid.0 >/sys/bus/platform/drivers/vivid/unbind
+log "vivid unbound, no gallery installed"
+start_terminal $H/facegate nocamera
+if wait_event 600 no-gallery; then
+    pass "start-up without a gallery: no-gallery event logged"
+else
+    fail "start-up without a gallery: no no-gallery event"
+fi
+before=$(rises)
+press_exit
+if wait_until 10 '[ "$(rises)" -gt "$before" ]'; then
+    check_pulse $((before + 1)) "exit button with no camera and no gallery"
+else
+    fail "exit button with no camera and no gallery: no pulse"
+fi
+wait_event 60 camera-lost && pass "start-up without a camera: camera-lost event" ||
+    fail "start-up without a camera: no camera-lost event"
+echo vivid.0 >/sys/bus/platform/drivers/vivid/bind && $HIL timings /dev/video0
+log "vivid bound"
+wait_event 120 camera-recovered && pass "camera appeared: camera-recovered event" ||
+    fail "camera appeared: no camera-recovered event"
+wait_until 60 'ls -l /proc/$FG/fd 2>/dev/null | grep -q /dev/video0' &&
+    pass "camera appeared: the terminal has /dev/video0 open" || fail "camera appeared: not opened"
+wait_until 20 'grep -q streaming "$O/feed.log"' || fail "feeder did not start"
+cp $H/gallery.fgal "$O/inbox/.first.part" && mv "$O/inbox/.first.part" "$O/inbox/first.fgal"
+if wait_event 120 gallery-installed && cmp -s $H/gallery.fgal "$O/gallery.fgal"; then
+    pass "first gallery from the inbox installed ($O/gallery.fgal is the offered file)"
+else
+    fail "first gallery from the inbox not installed"
+fi
 sleep 3
 log "framebuffer at idle (colour share): $($HIL fbpeek /dev/fb0 | tr '\n' ' ')"
 
 # The face scenarios need frames through vivid's loop; without them they
 # are failures, and the door scenarios still run.
-sleep 2
-if grep -q "feed: write" "$O/feed.log"; then
-    fail "feeder: writing frames to /dev/video1 fails ($(grep -m1 'feed: write' "$O/feed.log")); face scenarios skipped"
+feed_errors() { awk '/feed streaming/ { s = 1 } s && /feed: /' "$O/feed.log"; }
+if [ -n "$(feed_errors)" ]; then
+    fail "feeder: streaming to /dev/video1 fails ($(feed_errors | head -1)); face scenarios skipped"
     FACES=0
 else
     FACES=1
 fi
 
-# 1. An enrolled face: exactly one pulse of pulse_ms, a granted event, the
+# 2. An enrolled face: exactly one pulse of pulse_ms, a granted event, the
 # granted screen on the framebuffer.
 if [ "$FACES" = 1 ]; then
 granted=$(events granted)
@@ -171,7 +206,7 @@ approach "enrolled face" 1
 fi
 before=$(rises)
 
-# 2. A face nobody enrolled: an unknown event and no pulse.
+# 3. A face nobody enrolled: an unknown event and no pulse.
 if [ "$FACES" = 1 ]; then
 show $H/scene/impostor_1.jpg
 if wait_event 240 unknown; then
@@ -184,7 +219,7 @@ sleep 2
 [ "$(rises)" -eq "$before" ] && pass "unknown face: no relay pulse" || fail "unknown face: the relay pulsed"
 fi
 
-# 3. The exit button (gpio-sim pull on GPIO22): one pulse.
+# 4. The exit button (gpio-sim pull on GPIO22): one pulse.
 sleep 6
 before=$(rises)
 t0=$(ms)
@@ -197,7 +232,7 @@ else
     fail "exit button: no pulse"
 fi
 
-# 4. Door held open (contact GPIO27 pulled high) past held_open_s = 3.
+# 5. Door held open (contact GPIO27 pulled high) past held_open_s = 3.
 before=$(rises)
 press_exit
 wait_until 10 '[ "$(rises)" -gt "$before" ]'
@@ -210,7 +245,7 @@ fi
 echo pull-down >"$CONTACT"
 wait_event 10 door-closed && pass "door closed: event logged" || fail "no door-closed event"
 
-# 5. The camera goes away (vivid unbound) and comes back.
+# 6. The camera goes away (vivid unbound) and comes back.
 lost=$(events camera-lost)
 echo vivid.0 >/sys/bus/platform/drivers/vivid/unbind
 log "vivid unbound"
@@ -225,7 +260,7 @@ else
 fi
 wait_until 30 'ls -l /proc/$FG/fd 2>/dev/null | grep -q /dev/video0' && pass "camera back: the terminal has /dev/video0 open again" || fail "camera not reopened"
 
-# 6. SIGKILL in the middle of a pulse: the kernel releases the line.
+# 7. SIGKILL in the middle of a pulse: the kernel releases the line.
 before=$(rises)
 press_exit
 if wait_until 10 '[ "$(rises)" -gt "$before" ]'; then

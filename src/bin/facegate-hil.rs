@@ -8,11 +8,12 @@
 //! facegate-hil fbpeek FB                 the colours on a 32-bit framebuffer
 //! ```
 //!
-//! `feed` writes 640×480 YUYV frames with `write()` at FPS (default 10): the
-//! picture named in the CONTROL file (a JPEG/PNG path, letterboxed), or a grey
-//! frame for `blank`. The file is read again before every frame, so the test
-//! changes the scene by rewriting it; the node is reopened (and its timings
-//! set again) when it goes away, as it does when vivid is unbound.
+//! `feed` streams 640×480 YUYV frames (MMAP buffers, at the driver's frame
+//! rate): the picture named in the CONTROL file (a JPEG/PNG path,
+//! letterboxed), or a grey frame for `blank`. The file is read again FPS
+//! (default 10) times a second, so the test changes the scene by rewriting
+//! it; the node is reopened (and its timings set again) when it goes away, as
+//! it does when vivid is unbound.
 //!
 //! `sample` reads each FILE every millisecond and appends
 //! `MILLISECONDS FILE VALUE` to LOG on every change, the time on the
@@ -20,7 +21,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::Write as _;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use facegate::camera::replay::letterbox;
 use image::RgbImage;
+use v4l::buffer::Type;
+use v4l::memory::Memory;
+use v4l::v4l2::vidioc;
 use v4l::video::Output;
 use v4l::{Device, Format, FourCC};
 
@@ -146,74 +150,189 @@ fn frame_for(what: &str) -> Result<Vec<u8>> {
     Ok(rgb_to_yuyv(&img))
 }
 
-fn open_output(dev: &Path) -> Result<File> {
-    set_timings(dev)?;
-    let device = Device::with_path(dev).with_context(|| format!("opening {}", dev.display()))?;
-    let want = Format::new(WIDTH, HEIGHT, FourCC::new(b"YUYV"));
-    let got = Output::set_format(&device, &want).context("setting the output format")?;
-    if got.width != WIDTH || got.height != HEIGHT || got.fourcc != want.fourcc {
-        bail!("output format is {got}, not 640x480 YUYV");
-    }
-    drop(device);
-    OpenOptions::new()
-        .write(true)
-        .open(dev)
-        .with_context(|| format!("opening {}", dev.display()))
+/// A V4L2 output node streaming with MMAP buffers: every buffer stays queued
+/// except while it is refilled, so the driver always has a frame to show.
+/// (`write()` into vivid's output fails with EINVAL on 6.1: vb2's file I/O
+/// emulation loses the payload size before vivid's `buf_prepare` checks it.)
+struct OutputStream {
+    file: File,
+    bufs: Vec<(*mut u8, usize)>,
+    /// The scene each buffer holds now.
+    holds: Vec<String>,
 }
 
-/// Streams frames into `dev` until killed, following the CONTROL file.
+impl OutputStream {
+    const BUFFERS: u32 = 3;
+
+    fn open(dev: &Path) -> Result<Self> {
+        use v4l::v4l_sys::{v4l2_buffer, v4l2_requestbuffers};
+        set_timings(dev)?;
+        let device =
+            Device::with_path(dev).with_context(|| format!("opening {}", dev.display()))?;
+        let want = Format::new(WIDTH, HEIGHT, FourCC::new(b"YUYV"));
+        let got = Output::set_format(&device, &want).context("setting the output format")?;
+        if got.width != WIDTH || got.height != HEIGHT || got.fourcc != want.fourcc {
+            bail!("output format is {got}, not 640x480 YUYV");
+        }
+        drop(device);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dev)
+            .with_context(|| format!("opening {}", dev.display()))?;
+        // SAFETY: plain C structs of integers; all-zero is a valid value.
+        let mut req: v4l2_requestbuffers = unsafe { std::mem::zeroed() };
+        req.count = Self::BUFFERS;
+        req.type_ = Type::VideoOutput as u32;
+        req.memory = Memory::Mmap as u32;
+        ioctl(&file, vidioc::VIDIOC_REQBUFS, &mut req).context("VIDIOC_REQBUFS")?;
+        let mut out = OutputStream {
+            file,
+            bufs: Vec::new(),
+            holds: Vec::new(),
+        };
+        for index in 0..req.count {
+            let mut b: v4l2_buffer = out.desc(index);
+            ioctl(&out.file, vidioc::VIDIOC_QUERYBUF, &mut b).context("VIDIOC_QUERYBUF")?;
+            let len = b.length as usize;
+            // SAFETY: maps the buffer the driver just described, shared and
+            // writable; unmapped in Drop.
+            let ptr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_SHARED,
+                    out.file.as_raw_fd(),
+                    b.m.offset as libc::off_t,
+                )
+            };
+            if ptr == libc::MAP_FAILED {
+                bail!("mmap: {}", std::io::Error::last_os_error());
+            }
+            out.bufs.push((ptr.cast(), len));
+            out.holds.push(String::new());
+        }
+        Ok(out)
+    }
+
+    fn desc(&self, index: u32) -> v4l::v4l_sys::v4l2_buffer {
+        // SAFETY: as above.
+        let mut b: v4l::v4l_sys::v4l2_buffer = unsafe { std::mem::zeroed() };
+        b.index = index;
+        b.type_ = Type::VideoOutput as u32;
+        b.memory = Memory::Mmap as u32;
+        b
+    }
+
+    /// Fills buffer `index` with `frame` (unless it holds `what` already) and
+    /// queues it.
+    fn queue(&mut self, index: u32, what: &str, frame: &[u8]) -> Result<()> {
+        let i = index as usize;
+        let (ptr, len) = *self.bufs.get(i).context("buffer index")?;
+        if len < frame.len() {
+            bail!("buffer of {len} bytes for a frame of {}", frame.len());
+        }
+        if self.holds[i] != what {
+            // SAFETY: the mapping is `len` bytes long and not queued now.
+            unsafe { std::ptr::copy_nonoverlapping(frame.as_ptr(), ptr, frame.len()) };
+            self.holds[i] = what.to_string();
+        }
+        let mut b = self.desc(index);
+        b.bytesused = frame.len() as u32;
+        b.field = 1; // V4L2_FIELD_NONE: progressive
+        ioctl(&self.file, vidioc::VIDIOC_QBUF, &mut b).context("VIDIOC_QBUF")
+    }
+
+    fn start(&mut self, what: &str, frame: &[u8]) -> Result<()> {
+        for index in 0..self.bufs.len() as u32 {
+            self.queue(index, what, frame)?;
+        }
+        let mut typ = Type::VideoOutput as u32;
+        ioctl(&self.file, vidioc::VIDIOC_STREAMON, &mut typ).context("VIDIOC_STREAMON")
+    }
+
+    /// Waits (up to a second) for the driver to hand back a buffer.
+    fn dequeue(&mut self) -> Result<u32> {
+        let mut fds = libc::pollfd {
+            fd: self.file.as_raw_fd(),
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut fds, 1, 1000) };
+        if n <= 0 || fds.revents & (libc::POLLERR | libc::POLLHUP) != 0 {
+            bail!(
+                "no buffer back from the driver (poll {n}, revents {:#x})",
+                fds.revents
+            );
+        }
+        let mut b = self.desc(0);
+        ioctl(&self.file, vidioc::VIDIOC_DQBUF, &mut b).context("VIDIOC_DQBUF")?;
+        Ok(b.index)
+    }
+}
+
+impl Drop for OutputStream {
+    fn drop(&mut self) {
+        for &(ptr, len) in &self.bufs {
+            // SAFETY: each was mapped by `open` with this length.
+            unsafe { libc::munmap(ptr.cast(), len) };
+        }
+    }
+}
+
+fn ioctl<T>(file: &File, request: vidioc::_IOC_TYPE, arg: &mut T) -> std::io::Result<()> {
+    // SAFETY: every caller passes the struct its request expects.
+    unsafe { v4l::v4l2::ioctl(file.as_raw_fd(), request, (arg as *mut T).cast()) }
+}
+
+/// Streams frames into `dev` until killed, following the CONTROL file (read
+/// again every 1/FPS s). The driver takes buffers at its own frame rate.
 fn feed(dev: &Path, control: &Path, fps: u32) -> Result<()> {
     let period = Duration::from_secs(1) / fps;
     let mut cache: HashMap<String, Vec<u8>> = HashMap::new();
-    let mut out: Option<File> = None;
+    let mut out: Option<OutputStream> = None;
     let mut shown = String::new();
-    let mut next = Instant::now();
+    let mut read_at = Instant::now();
+    let mut what = String::new();
     loop {
-        let what = std::fs::read_to_string(control)
-            .unwrap_or_default()
-            .trim()
-            .to_string();
-        if !cache.contains_key(&what) {
-            match frame_for(&what) {
-                Ok(f) => {
-                    cache.insert(what.clone(), f);
+        if read_at <= Instant::now() || out.is_none() {
+            read_at = Instant::now() + period;
+            what = std::fs::read_to_string(control)
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            if !cache.contains_key(&what) {
+                match frame_for(&what) {
+                    Ok(f) => {
+                        cache.insert(what.clone(), f);
+                    }
+                    Err(e) => eprintln!("feed: {e:#}"),
                 }
-                Err(e) => eprintln!("feed: {e:#}"),
             }
-        }
-        if what != shown {
-            println!("{} feed {what}", now_ms());
-            shown = what.clone();
+            if what != shown {
+                println!("{} feed {what}", now_ms());
+                shown = what.clone();
+            }
         }
         let Some(frame) = cache.get(&what) else {
             std::thread::sleep(period);
             continue;
         };
-        if out.is_none() {
-            match open_output(dev) {
-                Ok(f) => {
-                    println!("{} feed streaming to {}", now_ms(), dev.display());
-                    out = Some(f);
-                }
-                Err(e) => {
-                    eprintln!("feed: {e:#}");
-                    std::thread::sleep(Duration::from_millis(500));
-                    continue;
-                }
-            }
-        }
-        if let Some(f) = &mut out
-            && let Err(e) = f.write_all(frame)
-        {
-            eprintln!("{} feed: write: {e}; reopening", now_ms());
+        let step = match out.as_mut() {
+            None => OutputStream::open(dev).and_then(|mut s| {
+                s.start(&what, frame)?;
+                println!("{} feed streaming to {}", now_ms(), dev.display());
+                out = Some(s);
+                Ok(())
+            }),
+            Some(s) => s.dequeue().and_then(|i| s.queue(i, &what, frame)),
+        };
+        if let Err(e) = step {
+            eprintln!("{} feed: {e:#}; reopening", now_ms());
             out = None;
-        }
-        next += period;
-        let now = Instant::now();
-        if next > now {
-            std::thread::sleep(next - now);
-        } else {
-            next = now;
+            std::thread::sleep(Duration::from_millis(500));
         }
     }
 }
