@@ -18,7 +18,8 @@ use facegate::gallery::{Gallery, Person, dequantise, quantise};
 use facegate::terminal::{Stats, Terminal};
 use facegate::vision::sface::{DEFAULT_COSINE_THRESHOLD, EMBEDDING_DIM, MODEL_ID};
 use facegate::vision::{
-    Backend, DetectorConfig, Embedding, ModelPaths, Precision, Vision, picture,
+    Backend, DetectorConfig, Embedding, LoadOptions, ModelPaths, Precision, Vision, VisionConfig,
+    picture,
 };
 
 const PEOPLE: usize = 10_000;
@@ -41,13 +42,13 @@ fn main() {
     std::fs::create_dir_all(work.join("frames")).expect("work dir");
 
     // The gallery: the two enrolled people plus synthetic ones up to 10k.
-    let vision = Vision::load(
-        &models,
+    let options = LoadOptions::new(
         Backend::default(),
         Precision::default(),
         DetectorConfig::default(),
-    )
-    .expect("models (scripts/fetch-models.sh)");
+    );
+    let vision = Vision::load(&models, VisionConfig::default(), &options)
+        .expect("models (scripts/fetch-models.sh)");
     let mut gallery = Gallery::new(
         MODEL_ID,
         facegate::vision::sface::WEIGHTS_SHA256,

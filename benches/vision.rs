@@ -15,7 +15,8 @@ use std::time::Instant;
 
 use facegate::vision::yunet::DetectorInput;
 use facegate::vision::{
-    Backend, DetectorConfig, Int8Weights, ModelPaths, Precision, Vision, align, picture,
+    Backend, DetectorConfig, Embedder, Int8Weights, LoadOptions, ModelPaths, Precision,
+    SFaceEmbedder, Vision, VisionConfig, YuNetDetector, align, picture,
 };
 use image::imageops::FilterType;
 
@@ -62,13 +63,12 @@ fn main() {
             data: input.bgr,
         });
     }
-    let vision = Vision::load(
-        &models,
+    let options = LoadOptions::new(
         Backend::default(),
         Precision::Fp32,
         DetectorConfig::default(),
-    )
-    .expect("models");
+    );
+    let vision = Vision::load(&models, VisionConfig::default(), &options).expect("models");
     let face = vision.largest_face(&portrait, "portrait").expect("face");
     let crop = align(&portrait, &face.detection.landmarks).expect("crop");
     cases.push(Case {
@@ -107,8 +107,14 @@ fn main() {
     for b in Backend::available() {
         for (label, precision, int8) in variants {
             backends.push((b, label));
-            let config = DetectorConfig::default();
-            loaded.push(Vision::load_with(&models, b, precision, int8, config).expect("models"));
+            let options = LoadOptions {
+                int8,
+                ..LoadOptions::new(b, precision, DetectorConfig::default())
+            };
+            loaded.push((
+                YuNetDetector::load(&models, &options).expect("YuNet"),
+                SFaceEmbedder::load(&models, &options).expect("SFace"),
+            ));
         }
     }
     let mut best_burn = vec![vec![f64::INFINITY; cases.len()]; backends.len()];
@@ -156,7 +162,11 @@ fn main() {
     }
 }
 
-fn time_burn(vision: &Vision, case: &Case, iters: usize) -> f64 {
+fn time_burn(
+    (detector, embedder): &(YuNetDetector, SFaceEmbedder),
+    case: &Case,
+    iters: usize,
+) -> f64 {
     let run = || match case.model {
         "yunet" => {
             let input = DetectorInput {
@@ -165,13 +175,14 @@ fn time_burn(vision: &Vision, case: &Case, iters: usize) -> f64 {
                 height: case.shape[2],
                 scale: 1.0,
             };
-            std::hint::black_box(vision.detector.run(input));
+            std::hint::black_box(detector.run(input));
         }
         _ => {
             let crop = facegate::vision::AlignedFace {
+                size: case.shape[3],
                 bgr: case.data.clone(),
             };
-            std::hint::black_box(vision.embedder.run(std::slice::from_ref(&crop)));
+            std::hint::black_box(embedder.run(std::slice::from_ref(&crop)));
         }
     };
     for _ in 0..3 {

@@ -10,7 +10,7 @@ use crate::camera::CameraConfig;
 use crate::display::DisplayConfig;
 use crate::door::DoorConfig;
 use crate::terminal::DecisionConfig;
-use crate::vision::{Backend, DetectorConfig, Precision};
+use crate::vision::{Backend, DetectorConfig, Precision, VisionConfig};
 
 /// A config file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +41,9 @@ pub struct Config {
     pub terminal: TerminalConfig,
     /// Camera.
     pub camera: CameraConfig,
+    /// Which detector and embedder.
+    #[serde(default)]
+    pub vision: VisionConfig,
     /// Face detector settings (detect on a downscaled frame for speed).
     #[serde(default = "terminal_detector")]
     pub detector: DetectorConfig,
@@ -79,7 +82,7 @@ pub struct TerminalConfig {
     #[serde(default = "yes")]
     pub require_signature: bool,
     /// Refuse galleries whose match threshold is below this (default: the
-    /// model's floor, [`crate::vision::sface::MIN_COSINE_THRESHOLD`]); a
+    /// embedder's floor, [`crate::vision::EmbedderInfo::min_threshold`]); a
     /// `[decision] threshold` below it is refused too.
     pub min_threshold: Option<f32>,
     /// This device's secret key for encrypted galleries (default:
@@ -246,7 +249,7 @@ impl Config {
     pub fn min_threshold(&self) -> f32 {
         self.terminal
             .min_threshold
-            .unwrap_or(crate::vision::sface::MIN_COSINE_THRESHOLD)
+            .unwrap_or(self.vision.embedder.info().min_threshold)
     }
 
     /// The device key file: configured, else the default path if it exists.

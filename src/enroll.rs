@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::gallery::format::{MAX_TEMPLATES, Name};
 use crate::gallery::{Gallery, Person, Template, dequantise, quantise};
-use crate::vision::{AlignedFace, Detection, Vision, align, picture};
+use crate::vision::{AlignedFace, Detection, Vision, picture};
 
 /// File extensions read as photos (any case).
 pub const EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
@@ -117,7 +117,7 @@ impl Quality {
 
 /// Variance of the 4-neighbour Laplacian over the crop's grey values.
 pub fn sharpness(crop: &AlignedFace) -> f32 {
-    let n = crate::vision::sface::INPUT_SIZE;
+    let n = crop.size;
     let plane = n * n;
     let grey: Vec<f32> = (0..plane)
         .map(|i| {
@@ -400,7 +400,10 @@ fn enroll_photo(
             .push(format!("{} faces; using the largest", faces.len()));
     }
     let face = Detection::largest(&faces).ok_or("no face found")?;
-    let crop = align(&img, &face.landmarks).ok_or("landmarks unusable for alignment")?;
+    let crop = vision
+        .embedder
+        .align(&img, face)
+        .ok_or("landmarks unusable for alignment")?;
     let quality = Quality::measure(face, &crop);
     entry.quality = Some(quality);
     if let Some(reason) = quality.check(gates) {

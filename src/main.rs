@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand};
 use cli::gallery::{self as g, opt};
 use facegate::gallery::Gallery;
 use facegate::vision::{
-    Backend, DEFAULT_COSINE_THRESHOLD, DetectorConfig, ModelPaths, Precision, Vision,
+    Backend, DetectorConfig, DetectorKind, EmbedderKind, LoadOptions, ModelPaths, Precision,
+    Vision, VisionConfig,
 };
 
 #[derive(Parser)]
@@ -29,6 +30,12 @@ struct Cli {
     /// Worker threads for the models (default: all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// Face detector (default: the board config's `[vision]`, else yunet).
+    #[arg(long, global = true)]
+    detector: Option<DetectorKind>,
+    /// Face embedder (default: the board config's `[vision]`, else sface).
+    #[arg(long, global = true)]
+    embedder: Option<EmbedderKind>,
     /// Largest detector input, WIDTHxHEIGHT; larger images are scaled down.
     #[arg(long, global = true, default_value = "640x480", value_parser = parse_size)]
     input_size: (u32, u32),
@@ -61,9 +68,10 @@ enum Command {
         a: PathBuf,
         /// Second image.
         b: PathBuf,
-        /// Cosine score at or above which the faces are the same person.
-        #[arg(long, default_value_t = DEFAULT_COSINE_THRESHOLD)]
-        threshold: f32,
+        /// Cosine score at or above which the faces are the same person
+        /// (default: the embedder's).
+        #[arg(long)]
+        threshold: Option<f32>,
     },
     /// Enrol a folder of ID photos (one sub-folder per person) into a gallery.
     Enroll {
@@ -378,7 +386,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         input_height: cli.input_size.1,
         ..DetectorConfig::default()
     };
-    let vision = || Vision::load(&paths, cli.backend, cli.precision, config);
+    let kinds = VisionConfig {
+        detector: cli.detector.unwrap_or_default(),
+        embedder: cli.embedder.unwrap_or_default(),
+    };
+    let options = LoadOptions::new(cli.backend, cli.precision, config);
+    let vision = || Vision::load(&paths, kinds, &options);
     let json = cli.json;
     match &cli.command {
         Command::Models {

@@ -20,8 +20,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use facegate::vision::yunet::{DetectorInput, iou};
-use facegate::vision::{Backend, Detection, DetectorConfig, Embedding, Precision, align, picture};
+use facegate::vision::detection::iou;
+use facegate::vision::yunet::DetectorInput;
+use facegate::vision::{
+    Backend, Detection, DetectorConfig, Embedder, Embedding, LoadOptions, Precision, SFaceEmbedder,
+    YuNetDetector, align, picture,
+};
 use serde_json::{Value, json};
 
 /// Raw network outputs vs onnxruntime: absolute, on every value (class and
@@ -155,7 +159,10 @@ fn burn_models_match_onnxruntime_and_opencv() {
 }
 
 fn check_backend(backend: Backend) {
-    let vision = common::vision_at(backend, Precision::Fp32, config());
+    // The concrete models: their raw outputs are compared.
+    let options = LoadOptions::new(backend, Precision::Fp32, config());
+    let detector = YuNetDetector::load(&common::models(), &options).expect("YuNet");
+    let embedder = SFaceEmbedder::load(&common::models(), &options).expect("SFace");
     let work = common::TempDir::new("parity");
     let mut items = Vec::new();
     let mut ours = Vec::new();
@@ -165,10 +172,10 @@ fn check_backend(backend: Backend) {
         let id = format!("{n:02}");
         img.save(work.path().join(format!("{id}.png")))
             .expect("write png");
-        let faces = vision.detector.detect(&img);
-        let input = DetectorInput::new(&img, &vision.detector.config);
+        let faces = detector.detect(&img);
+        let input = DetectorInput::new(&img, &detector.config);
         assert_eq!(input.scale, 1.0, "{}: resized", path.display());
-        maps.push(vision.detector.run(input));
+        maps.push(detector.run(input));
         let largest = Detection::largest(&faces);
         let crop = largest.and_then(|f| align(&img, &f.landmarks));
         let mut item = json!({"id": id, "image": format!("{id}.png")});
@@ -180,7 +187,7 @@ fn check_backend(backend: Backend) {
         items.push(item);
         ours.push((path.clone(), faces, crop));
     }
-    let cfg = vision.detector.config;
+    let cfg = detector.config;
     let manifest = json!({
         "detector": {"score_threshold": cfg.score_threshold, "nms_threshold": cfg.nms_threshold, "top_k": cfg.top_k},
         "opencv_yunet": OPENCV_YUNET,
@@ -244,7 +251,7 @@ fn check_backend(backend: Backend) {
             faces_compared += 1;
         }
         if let Some(crop) = crop {
-            let raw = vision.embedder.run(std::slice::from_ref(crop)).remove(0);
+            let raw = embedder.run(std::slice::from_ref(crop)).remove(0);
             let expected = floats(&r["embedding"]);
             let ours_n = Embedding::normalised(raw.clone());
             let theirs_n = Embedding::normalised(expected.clone());

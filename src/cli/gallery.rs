@@ -9,17 +9,21 @@ use serde_json::json;
 use facegate::calibrate;
 use facegate::enroll::{self, Outcome};
 use facegate::gallery::{Gallery, GalleryError, Index, Keyring, Policy, keys};
-use facegate::vision::sface::{DEFAULT_COSINE_THRESHOLD, EMBEDDING_DIM, MODEL_ID, WEIGHTS_SHA256};
-use facegate::vision::{Vision, picture};
+use facegate::vision::{EmbedderKind, Vision, picture};
 
-/// Reading policy for a gallery named on the command line.
-pub fn policy(keys_dir: Option<&Path>, model: bool, require_signature: bool) -> Result<Policy> {
+/// Reading policy for a gallery named on the command line; `model_id`: the
+/// embedder its templates must come from.
+pub fn policy(
+    keys_dir: Option<&Path>,
+    model_id: Option<&str>,
+    require_signature: bool,
+) -> Result<Policy> {
     let keyring = match keys_dir {
         Some(dir) => Keyring::from_dir(dir)?,
         None => Keyring::default(),
     };
     Ok(Policy {
-        model_id: model.then(|| MODEL_ID.to_string()),
+        model_id: model_id.map(str::to_string),
         keyring,
         require_signature,
         ..Policy::default()
@@ -56,7 +60,7 @@ pub fn load(path: &Path, trust: Trust) -> Result<Gallery> {
     let policy = Policy {
         check_signature: trust.keys.is_some(),
         device_keys: trust.device_keys()?,
-        ..policy(trust.keys, false, false)?
+        ..policy(trust.keys, None, false)?
     };
     Gallery::load(path, &policy).with_context(|| format!("reading gallery {}", path.display()))
 }
@@ -151,11 +155,31 @@ pub struct EnrollArgs<'a> {
 
 pub fn enroll(vision: &Vision, a: EnrollArgs, as_json: bool) -> Result<()> {
     let previous = a.update.map(|p| load_for_edit(p, a.trust)).transpose()?;
+    let info = vision.info();
+    if let Some(p) = &previous
+        && p.header().model_id.as_str() != info.model_id
+    {
+        bail!(
+            "{}: made with model {}; these photos would be embedded with {} (--embedder {}); \
+             templates of two models do not compare",
+            a.update
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            p.header().model_id,
+            info.model_id,
+            info.name
+        );
+    }
     let threshold = a
         .threshold
         .or(previous.as_ref().map(|g| g.header().threshold))
-        .unwrap_or(DEFAULT_COSINE_THRESHOLD);
-    let mut base = Gallery::new(MODEL_ID, WEIGHTS_SHA256, EMBEDDING_DIM as u16, threshold);
+        .unwrap_or(info.default_threshold);
+    let mut base = Gallery::new(
+        info.model_id,
+        info.weights_sha256,
+        info.dim as u16,
+        threshold,
+    );
     if let Some(p) = &previous {
         // An edit keeps the devices it was encrypted to, and its provenance.
         base.recipients = p.recipients.clone();
@@ -256,7 +280,7 @@ pub fn identify(
 ) -> Result<()> {
     let policy = Policy {
         device_keys: trust.device_keys()?,
-        ..policy(trust.keys, true, false)?
+        ..policy(trust.keys, Some(vision.info().model_id), false)?
     };
     let gallery = Gallery::load(gallery_path, &policy)
         .with_context(|| format!("reading gallery {}", gallery_path.display()))?;
@@ -273,7 +297,8 @@ pub fn identify(
                 .take(top)
                 .map(|m| {
                     let p = &gallery.persons()[m.person];
-                    json!({"id": p.id, "name": p.name.as_str(), "score": m.score, "l2": m.l2()})
+                    json!({"id": p.id, "name": p.name.as_str(), "score": m.score, "l2": m.l2(),
+                           "squared_l2": m.l2() * m.l2()})
                 })
                 .collect();
             let decision = match matches.first() {
@@ -307,11 +332,13 @@ pub fn identify(
         };
         println!("face {} at {}: {decision}", i + 1, r["bbox"]);
         for m in r["ranked"].as_array().into_iter().flatten() {
+            // The seed ranks by squared L2, ascending: the same order.
             println!(
-                "  {:<28} cosine {:>7.4}  l2 {:.4}",
+                "  {:<28} cosine {:>7.4}  l2 {:.4}  squared l2 {:.4}",
                 m["name"].as_str().unwrap_or("?"),
                 m["score"].as_f64().unwrap_or(0.0),
-                m["l2"].as_f64().unwrap_or(0.0)
+                m["l2"].as_f64().unwrap_or(0.0),
+                m["squared_l2"].as_f64().unwrap_or(0.0)
             );
         }
     }
@@ -412,10 +439,17 @@ pub fn merge(a: &Gallery, b: &Gallery) -> Result<Gallery> {
 pub fn verify(path: &Path, trust: Trust, require_signature: bool) -> Result<()> {
     let policy = Policy {
         device_keys: trust.device_keys()?,
-        ..policy(trust.keys, true, require_signature)?
+        ..policy(trust.keys, None, require_signature)?
     };
     let g =
         Gallery::load(path, &policy).with_context(|| format!("verifying {}", path.display()))?;
+    let model = g.header().model_id.as_str();
+    let Some(embedder) = EmbedderKind::for_model_id(model) else {
+        bail!(
+            "{}: made for model {model}, which this facegate does not have",
+            path.display()
+        );
+    };
     let signer = g.signed_by.map_or_else(
         || "unsigned".to_string(),
         |id| format!("signed by key {}", keys::hex(&id)),
@@ -431,8 +465,9 @@ pub fn verify(path: &Path, trust: Trust, require_signature: bool) -> Result<()> 
         format!(", encrypted to {} device key(s)", g.recipients.len())
     };
     println!(
-        "{}: OK, version {}, {} people, {signer}{sealed}{provenance}",
+        "{}: OK, {} templates, version {}, {} people, {signer}{sealed}{provenance}",
         path.display(),
+        embedder.name(),
         g.header().version,
         g.persons().len()
     );

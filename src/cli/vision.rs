@@ -45,17 +45,21 @@ pub fn compare(
     vision: &Vision,
     a: &Path,
     b: &Path,
-    threshold: f32,
+    threshold: Option<f32>,
     as_json: bool,
 ) -> Result<ExitCode> {
+    let threshold = threshold.unwrap_or(vision.info().default_threshold);
     let (fa, fb) = (largest(vision, a)?, largest(vision, b)?);
     let cosine = fa.embedding.cosine(&fb.embedding);
     let l2 = fa.embedding.l2(&fb.embedding);
+    // The seed's ranking distance (unit vectors: 2 - 2 cosine).
+    let squared_l2 = l2 * l2;
     let same = cosine >= threshold;
     if as_json {
         println!(
             "{}",
-            json!({"a": a, "b": b, "cosine": cosine, "l2": l2, "threshold": threshold, "same": same})
+            json!({"a": a, "b": b, "cosine": cosine, "l2": l2, "squared_l2": squared_l2,
+                   "threshold": threshold, "same": same, "embedder": vision.info().name})
         );
     } else {
         let verdict = if same {
@@ -63,7 +67,9 @@ pub fn compare(
         } else {
             "different people"
         };
-        println!("cosine {cosine:.4}  l2 {l2:.4}  threshold {threshold}  -> {verdict}");
+        println!(
+            "cosine {cosine:.4}  l2 {l2:.4}  squared l2 {squared_l2:.4}  threshold {threshold}  -> {verdict}"
+        );
     }
     Ok(if same {
         ExitCode::SUCCESS

@@ -30,8 +30,7 @@ use crate::door::{self, DoorEvent, DoorHandle, SimPins};
 use crate::events::{Event, EventKind, EventLog};
 use crate::gallery::{DeviceKey, Gallery, Index, Keyring, Policy, now_unix};
 use crate::update::{Loaded, Store, Updates};
-use crate::vision::sface::{MODEL_ID, WEIGHTS_SHA256};
-use crate::vision::{Detection, ModelPaths, Vision, align};
+use crate::vision::{Detection, LoadOptions, ModelPaths, Vision};
 
 /// Consecutive undecodable frames treated as a lost camera.
 const BAD_FRAMES_LOST: u32 = 10;
@@ -87,14 +86,15 @@ pub fn gallery_policy(config: &Config) -> Result<Policy> {
         ],
         None => Vec::new(),
     };
+    let info = config.vision.embedder.info();
     Ok(Policy {
-        model_id: Some(MODEL_ID.to_string()),
+        model_id: Some(info.model_id.to_string()),
         keyring,
         require_signature: config.terminal.require_signature,
         max_size: usize::try_from(config.update.max_bytes).unwrap_or(usize::MAX),
         device_keys,
         min_threshold: Some(config.min_threshold()),
-        weights_sha256: Some(WEIGHTS_SHA256),
+        weights_sha256: Some(info.weights_sha256),
         ..Policy::default()
     })
 }
@@ -147,10 +147,11 @@ impl Terminal {
                 );
                 warn!(%detail, "no usable gallery");
                 startup_events.push(event(EventKind::NoGallery, Some(detail)));
+                let info = config.vision.embedder.info();
                 Loaded::Current(Gallery::none_installed(
-                    MODEL_ID,
-                    WEIGHTS_SHA256,
-                    crate::vision::sface::EMBEDDING_DIM as u16,
+                    info.model_id,
+                    info.weights_sha256,
+                    info.dim as u16,
                 ))
             }
         };
@@ -185,13 +186,13 @@ impl Terminal {
             Some(dir) => config.resolve(dir),
             None => ModelPaths::default_dir(),
         });
-        let vision = Vision::load(
-            &models,
+        let options = LoadOptions::new(
             config.terminal.backend,
             config.terminal.precision,
             config.detector,
-        )
-        .context("loading the models")?;
+        );
+        let vision =
+            Vision::load(&models, config.vision, &options).context("loading the models")?;
         // A camera that is not there yet is retried like a lost one.
         let (camera, err) =
             camera::open_or_pending(&config.camera, &config.base).context("opening the camera")?;
@@ -320,7 +321,7 @@ impl Terminal {
             return None;
         }
         let crop = timed(&mut self.stats.align, "align", || {
-            align(img, &face.landmarks)
+            self.vision.embedder.align(img, &face)
         })?;
         let embedding = timed(&mut self.stats.embed, "embed", || {
             self.vision

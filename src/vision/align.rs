@@ -1,10 +1,13 @@
-//! Face alignment: a least-squares similarity transform from the five detected
-//! landmarks to the 112×112 ArcFace template, then a bilinear warp — the crop SFace
-//! was trained on (the same semantics as OpenCV's `FaceRecognizerSF::alignCrop`).
+//! Face alignment, shared by the embedders: a least-squares similarity
+//! transform from the five detected landmarks to a template (the 112×112
+//! ArcFace one for SFace, the same semantics as OpenCV's
+//! `FaceRecognizerSF::alignCrop`), or any affine map such as a box crop, then
+//! a bilinear warp into a square crop.
 
 use image::RgbImage;
 
-use super::sface::INPUT_SIZE;
+/// Side of the ArcFace crop.
+pub const ARCFACE_SIZE: usize = 112;
 
 /// ArcFace landmark template for a 112×112 crop: right eye, left eye, nose tip,
 /// right and left mouth corners (image coordinates, subject's right on the left).
@@ -84,36 +87,42 @@ impl Similarity {
     }
 }
 
-/// An aligned 112×112 face crop, BGR planes in SFace's input layout, 0–255 floats.
+/// An aligned square face crop, BGR planes, 0–255 floats (each embedder
+/// normalises it as its network wants).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlignedFace {
-    /// `[3, 112, 112]` planes: blue, green, red.
+    /// Side in pixels.
+    pub size: usize,
+    /// `[3, size, size]` planes: blue, green, red.
     pub bgr: Vec<f32>,
 }
 
 impl AlignedFace {
     /// The crop as an 8-bit RGB image (for inspection).
     pub fn to_rgb(&self) -> RgbImage {
-        let plane = INPUT_SIZE * INPUT_SIZE;
-        RgbImage::from_fn(INPUT_SIZE as u32, INPUT_SIZE as u32, |x, y| {
-            let i = y as usize * INPUT_SIZE + x as usize;
+        let n = self.size;
+        let plane = n * n;
+        RgbImage::from_fn(n as u32, n as u32, |x, y| {
+            let i = y as usize * n + x as usize;
             let px = |c: usize| self.bgr[c * plane + i].round().clamp(0.0, 255.0) as u8;
             image::Rgb([px(2), px(1), px(0)])
         })
     }
 }
 
-/// Aligns the face with `landmarks` (in `img` coordinates) to the template.
+/// Aligns the face with `landmarks` (in `img` coordinates) to the 112×112
+/// ArcFace template.
 pub fn align(img: &RgbImage, landmarks: &[[f32; 2]; 5]) -> Option<AlignedFace> {
     let to_template = Similarity::estimate(landmarks, &TEMPLATE)?;
-    Some(warp(img, &to_template.inverse()?))
+    Some(warp(img, &to_template.inverse()?, ARCFACE_SIZE))
 }
 
-/// Samples the 112×112 crop whose pixel `(x, y)` comes from `img` at
+/// Samples the `size`×`size` crop whose pixel `(x, y)` comes from `img` at
 /// `inverse(x, y)`, bilinearly, with black outside the image (OpenCV's
-/// `warpAffine` with `INTER_LINEAR` and a constant zero border).
-pub fn warp(img: &RgbImage, inverse: &Similarity) -> AlignedFace {
-    let plane = INPUT_SIZE * INPUT_SIZE;
+/// `warpAffine` with `INTER_LINEAR` and a constant zero border). `inverse`
+/// may be any affine map (its matrix is used as it is).
+pub fn warp(img: &RgbImage, inverse: &Similarity, size: usize) -> AlignedFace {
+    let plane = size * size;
     let mut bgr = vec![0.0f32; 3 * plane];
     let (w, h) = (img.width() as i64, img.height() as i64);
     let raw = img.as_raw();
@@ -124,13 +133,13 @@ pub fn warp(img: &RgbImage, inverse: &Similarity) -> AlignedFace {
             f32::from(raw[((y * w + x) * 3) as usize + c])
         }
     };
-    for oy in 0..INPUT_SIZE {
-        for ox in 0..INPUT_SIZE {
+    for oy in 0..size {
+        for ox in 0..size {
             let [sx, sy] = inverse.apply([ox as f64, oy as f64]);
             let (x0, y0) = (sx.floor(), sy.floor());
             let (fx, fy) = ((sx - x0) as f32, (sy - y0) as f32);
             let (x0, y0) = (x0 as i64, y0 as i64);
-            let i = oy * INPUT_SIZE + ox;
+            let i = oy * size + ox;
             for c in 0..3 {
                 let top = pixel(x0, y0, c) * (1.0 - fx) + pixel(x0 + 1, y0, c) * fx;
                 let bottom = pixel(x0, y0 + 1, c) * (1.0 - fx) + pixel(x0 + 1, y0 + 1, c) * fx;
@@ -139,7 +148,7 @@ pub fn warp(img: &RgbImage, inverse: &Similarity) -> AlignedFace {
             }
         }
     }
-    AlignedFace { bgr }
+    AlignedFace { size, bgr }
 }
 
 #[cfg(test)]
@@ -181,7 +190,7 @@ mod tests {
         let id = Similarity {
             m: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
         };
-        let crop = warp(&img, &id);
+        let crop = warp(&img, &id, 112);
         assert_eq!(crop.to_rgb(), img);
     }
 }

@@ -1,4 +1,5 @@
-//! The vision pipeline: decode → detect (YuNet) → align → embed (SFace).
+//! The vision pipeline: decode → detect → align → embed, with the models
+//! behind the [`Detector`] and [`Embedder`] traits ([`pipeline`]).
 //!
 //! Models are imported once from the weights that `scripts/fetch-models.sh`
 //! exports (`*.safetensors`) into burn records under the models directory, fp32
@@ -6,11 +7,14 @@
 //! records at start.
 
 pub mod align;
+pub mod detection;
 pub mod device;
+pub mod embedding;
 mod error;
 mod kernels;
 pub mod layers;
 pub mod picture;
+pub mod pipeline;
 pub mod quantize;
 pub mod sface;
 pub mod weights;
@@ -20,17 +24,17 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::prelude::Device;
-use image::RgbImage;
-use serde::Serialize;
 
 pub use align::{AlignedFace, align};
+pub use detection::{Detection, Detector};
 pub use device::Backend;
+pub use embedding::{Embedder, EmbedderInfo, Embedding, Metric};
 pub use error::{FaceError, ImageError, ModelError};
+pub use pipeline::{DetectorKind, EmbedderKind, Face, LoadOptions, Vision, VisionConfig};
 pub use quantize::Precision;
-pub use sface::{DEFAULT_COSINE_THRESHOLD, Embedder, Embedding, SFace};
-pub use yunet::{Detection, Detector, DetectorConfig, YuNet};
+pub use sface::{DEFAULT_COSINE_THRESHOLD, SFace, SFaceEmbedder};
+pub use yunet::{DetectorConfig, YuNet, YuNetDetector};
 
-use layers::Skeleton;
 use weights::Weights;
 
 /// The model files in a models directory.
@@ -129,7 +133,7 @@ fn save<M: Module>(module: M, path: &Path) -> Result<(), ModelError> {
 
 /// Loads the record at `path` into `skeleton`; int8 weights are expanded or
 /// kept as `int8` says (fp32 weights are left as they are).
-fn load<M: Module>(skeleton: M, path: &Path, int8: Int8Weights) -> Result<M, ModelError> {
+fn skeleton_load<M: Module>(skeleton: M, path: &Path, int8: Int8Weights) -> Result<M, ModelError> {
     if !path.exists() {
         return Err(ModelError::Record {
             path: path.to_path_buf(),
@@ -146,93 +150,4 @@ fn load<M: Module>(skeleton: M, path: &Path, int8: Int8Weights) -> Result<M, Mod
         Int8Weights::ExpandAtLoad => quantize::dequantize(model),
         Int8Weights::PerCall => model,
     })
-}
-
-/// A face found in an image, aligned and embedded.
-#[derive(Debug, Clone, Serialize)]
-pub struct Face {
-    /// Where it is.
-    pub detection: Detection,
-    /// Its embedding.
-    pub embedding: Embedding,
-}
-
-/// Detector and embedder, loaded together.
-#[derive(Debug)]
-pub struct Vision {
-    /// Face detector.
-    pub detector: Detector,
-    /// Face embedder.
-    pub embedder: Embedder,
-}
-
-impl Vision {
-    /// Loads both models from `paths` at `precision` onto `backend` (int8
-    /// weights expanded at load).
-    pub fn load(
-        paths: &ModelPaths,
-        backend: Backend,
-        precision: Precision,
-        config: DetectorConfig,
-    ) -> Result<Self, ModelError> {
-        Self::load_with(paths, backend, precision, Int8Weights::default(), config)
-    }
-
-    /// [`Vision::load`] with a choice of how int8 weights are used.
-    pub fn load_with(
-        paths: &ModelPaths,
-        backend: Backend,
-        precision: Precision,
-        int8: Int8Weights,
-        config: DetectorConfig,
-    ) -> Result<Self, ModelError> {
-        let device = backend.device()?;
-        let yunet = load(
-            YuNet::build(&mut Skeleton, &device)?,
-            &paths.record("yunet", precision),
-            int8,
-        )?;
-        let sface = load(
-            SFace::build(&mut Skeleton, &device)?,
-            &paths.record("sface", precision),
-            int8,
-        )?;
-        Ok(Self {
-            detector: Detector::new(yunet, device.clone(), config),
-            embedder: Embedder::new(sface, device),
-        })
-    }
-
-    /// Detects, aligns and embeds every face (best detector score first).
-    pub fn faces(&self, img: &RgbImage) -> Vec<Face> {
-        let detections = self.detector.detect(img);
-        let (kept, crops): (Vec<_>, Vec<_>) = detections
-            .into_iter()
-            .filter_map(|d| align(img, &d.landmarks).map(|c| (d, c)))
-            .unzip();
-        kept.into_iter()
-            .zip(self.embedder.embed(&crops))
-            .map(|(detection, embedding)| Face {
-                detection,
-                embedding,
-            })
-            .collect()
-    }
-
-    /// The largest face, aligned and embedded; `name` labels the error.
-    pub fn largest_face(&self, img: &RgbImage, name: &str) -> Result<Face, FaceError> {
-        let detection = *Detection::largest(&self.detector.detect(img))
-            .ok_or_else(|| FaceError::NoFace(name.to_string()))?;
-        let crop =
-            align(img, &detection.landmarks).ok_or_else(|| FaceError::NoFace(name.to_string()))?;
-        let embedding = self
-            .embedder
-            .embed(std::slice::from_ref(&crop))
-            .pop()
-            .ok_or_else(|| FaceError::NoFace(name.to_string()))?;
-        Ok(Face {
-            detection,
-            embedding,
-        })
-    }
 }

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 pub mod scene;
 pub mod sets;
 
-use facegate::vision::{Backend, DetectorConfig, ModelPaths, Precision, Vision};
+use facegate::vision::{
+    Backend, DetectorConfig, LoadOptions, ModelPaths, Precision, Vision, VisionConfig,
+};
 
 /// `../shared/data` beside the project (or `$FACEGATE_SHARED_DATA`).
 pub fn shared_data() -> PathBuf {
@@ -41,7 +43,8 @@ pub fn vision(backend: Backend, config: DetectorConfig) -> Vision {
 
 /// Both models on `backend` at `precision`.
 pub fn vision_at(backend: Backend, precision: Precision, config: DetectorConfig) -> Vision {
-    Vision::load(&models(), backend, precision, config)
+    let options = LoadOptions::new(backend, precision, config);
+    Vision::load(&models(), VisionConfig::default(), &options)
         .unwrap_or_else(|e| panic!("loading models: {e}"))
 }
 

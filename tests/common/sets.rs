@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use facegate::vision::yunet::iou;
+use facegate::vision::detection::iou;
 use facegate::vision::{Embedding, Vision, picture};
 
 use super::{images_in, shared_data};

@@ -4,11 +4,16 @@ pub mod loader;
 pub mod model;
 
 use burn::prelude::*;
-use serde::{Deserialize, Serialize};
+use image::RgbImage;
 
 pub use model::{EMBEDDING_DIM, INPUT_SIZE, SFace};
 
-use super::align::AlignedFace;
+use super::align::{self, AlignedFace};
+use super::detection::Detection;
+use super::embedding::{Embedder, EmbedderInfo, Metric};
+use super::layers::Skeleton;
+use super::pipeline::{self, LoadOptions};
+use super::{ModelError, ModelPaths};
 
 /// Model id stored in galleries: templates are only comparable between
 /// galleries and devices with the same id.
@@ -35,51 +40,50 @@ pub const DEFAULT_COSINE_THRESHOLD: f32 = 0.363;
 /// The matching L2-distance threshold from the same source (`norm_l2 = 1.128`).
 pub const DEFAULT_L2_THRESHOLD: f32 = 1.128;
 
-/// An L2-normalised face embedding.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Embedding(pub Vec<f32>);
-
-impl Embedding {
-    /// Normalises a raw network output to unit length.
-    pub fn normalised(mut raw: Vec<f32>) -> Self {
-        let norm = raw.iter().map(|v| v * v).sum::<f32>().sqrt();
-        if norm > 0.0 {
-            raw.iter_mut().for_each(|v| *v /= norm);
-        }
-        Self(raw)
-    }
-
-    /// Cosine similarity in −1..1 (the dot product of unit vectors).
-    pub fn cosine(&self, other: &Embedding) -> f32 {
-        self.0.iter().zip(&other.0).map(|(a, b)| a * b).sum()
-    }
-
-    /// Euclidean distance between the unit vectors, in 0..2.
-    pub fn l2(&self, other: &Embedding) -> f32 {
-        self.0
-            .iter()
-            .zip(&other.0)
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum::<f32>()
-            .sqrt()
-    }
-}
+/// What SFace declares.
+pub static INFO: EmbedderInfo = EmbedderInfo {
+    name: "sface",
+    model_id: MODEL_ID,
+    weights_sha256: WEIGHTS_SHA256,
+    dim: EMBEDDING_DIM,
+    metric: Metric::Cosine,
+    default_threshold: DEFAULT_COSINE_THRESHOLD,
+    min_threshold: MIN_COSINE_THRESHOLD,
+};
 
 /// SFace on a burn device.
 #[derive(Debug)]
-pub struct Embedder {
+pub struct SFaceEmbedder {
     model: SFace,
     device: Device,
 }
 
-impl Embedder {
+impl SFaceEmbedder {
+    /// Loads the record from `paths`.
+    pub fn load(paths: &ModelPaths, options: &LoadOptions) -> Result<Self, ModelError> {
+        let device = options.backend.device()?;
+        let skeleton = SFace::build(&mut Skeleton, &device)?;
+        let model = pipeline::record(skeleton, paths, "sface", options)?;
+        Ok(Self::new(model, device))
+    }
+
     /// Wraps a loaded network.
     pub fn new(model: SFace, device: Device) -> Self {
         Self { model, device }
     }
+}
 
-    /// Raw (unnormalised) network outputs for a batch of crops.
-    pub fn run(&self, faces: &[AlignedFace]) -> Vec<Vec<f32>> {
+impl Embedder for SFaceEmbedder {
+    fn info(&self) -> &'static EmbedderInfo {
+        &INFO
+    }
+
+    /// The 112×112 ArcFace crop from the five landmarks.
+    fn align(&self, img: &RgbImage, face: &Detection) -> Option<AlignedFace> {
+        align::align(img, &face.landmarks)
+    }
+
+    fn run(&self, faces: &[AlignedFace]) -> Vec<Vec<f32>> {
         if faces.is_empty() {
             return Vec::new();
         }
@@ -97,29 +101,5 @@ impl Embedder {
         out.chunks_exact(EMBEDDING_DIM)
             .map(<[f32]>::to_vec)
             .collect()
-    }
-
-    /// Embeds a batch of crops.
-    pub fn embed(&self, faces: &[AlignedFace]) -> Vec<Embedding> {
-        self.run(faces)
-            .into_iter()
-            .map(Embedding::normalised)
-            .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cosine_and_l2_of_unit_vectors_agree() {
-        let a = Embedding::normalised(vec![3.0, 4.0, 0.0]);
-        let b = Embedding::normalised(vec![0.0, 4.0, 3.0]);
-        let cos = a.cosine(&b);
-        assert!((cos - 0.64).abs() < 1e-6);
-        // |a - b|² = 2 - 2 cos for unit vectors.
-        assert!((a.l2(&b).powi(2) - (2.0 - 2.0 * cos)).abs() < 1e-6);
-        assert_eq!(Embedding::normalised(vec![0.0; 3]).0, vec![0.0; 3]);
     }
 }

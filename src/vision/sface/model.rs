@@ -14,7 +14,7 @@ use crate::vision::weights::ConvSpec;
 use crate::vision::{ModelError, kernels};
 
 /// Side of the square input crop.
-pub const INPUT_SIZE: usize = 112;
+pub const INPUT_SIZE: usize = crate::vision::align::ARCFACE_SIZE;
 /// Embedding dimension.
 pub const EMBEDDING_DIM: usize = 128;
 /// Input normalisation: `(pixel - MEAN) * SCALE`.

@@ -8,6 +8,10 @@ use image::RgbImage;
 use image::imageops::FilterType;
 use serde::{Deserialize, Serialize};
 
+use super::detection::{Detection, Detector, nms};
+use super::layers::Skeleton;
+use super::pipeline::{self, LoadOptions};
+use super::{ModelError, ModelPaths};
 pub use model::YuNet;
 use model::{HEAD_CHANNELS, STRIDES};
 
@@ -40,35 +44,6 @@ impl Default for DetectorConfig {
             top_k: 5000,
             min_face_size: 0.0,
         }
-    }
-}
-
-/// A detected face in original image coordinates.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Detection {
-    /// Box `[x, y, width, height]`.
-    pub bbox: [f32; 4],
-    /// Right eye, left eye, nose tip, right and left mouth corners.
-    pub landmarks: [[f32; 2]; 5],
-    /// Score in 0..1.
-    pub score: f32,
-}
-
-impl Detection {
-    /// Box area in pixels².
-    pub fn area(&self) -> f32 {
-        self.bbox[2].max(0.0) * self.bbox[3].max(0.0)
-    }
-
-    /// The largest of `faces` by box area.
-    pub fn largest(faces: &[Detection]) -> Option<&Detection> {
-        faces.iter().max_by(|a, b| a.area().total_cmp(&b.area()))
-    }
-
-    /// Distance between the eye centres in pixels.
-    pub fn eye_distance(&self) -> f32 {
-        let [r, l] = [self.landmarks[0], self.landmarks[1]];
-        ((r[0] - l[0]).powi(2) + (r[1] - l[1]).powi(2)).sqrt()
     }
 }
 
@@ -162,14 +137,32 @@ impl DetectorInput {
 
 /// YuNet on a burn device.
 #[derive(Debug)]
-pub struct Detector {
+pub struct YuNetDetector {
     model: YuNet,
     device: Device,
     /// Settings used by [`Detector::detect`].
     pub config: DetectorConfig,
 }
 
-impl Detector {
+impl Detector for YuNetDetector {
+    fn name(&self) -> &'static str {
+        "yunet"
+    }
+
+    fn detect(&self, img: &RgbImage) -> Vec<Detection> {
+        YuNetDetector::detect(self, img)
+    }
+}
+
+impl YuNetDetector {
+    /// Loads the record from `paths`.
+    pub fn load(paths: &ModelPaths, options: &LoadOptions) -> Result<Self, ModelError> {
+        let device = options.backend.device()?;
+        let skeleton = YuNet::build(&mut Skeleton, &device)?;
+        let model = pipeline::record(skeleton, paths, "yunet", options)?;
+        Ok(Self::new(model, device, options.yunet))
+    }
+
     /// Wraps a loaded network.
     pub fn new(model: YuNet, device: Device, config: DetectorConfig) -> Self {
         Self {
@@ -262,28 +255,6 @@ pub fn decode(
     kept
 }
 
-/// Greedy non-maximum suppression, best score first.
-pub fn nms(mut faces: Vec<Detection>, iou_threshold: f32, top_k: usize) -> Vec<Detection> {
-    faces.sort_by(|a, b| b.score.total_cmp(&a.score));
-    faces.truncate(top_k);
-    let mut kept: Vec<Detection> = Vec::new();
-    for f in faces {
-        if kept.iter().all(|k| iou(&k.bbox, &f.bbox) <= iou_threshold) {
-            kept.push(f);
-        }
-    }
-    kept
-}
-
-/// Intersection over union of two `[x, y, w, h]` boxes.
-pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let ix = (a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0]);
-    let iy = (a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1]);
-    let inter = ix.max(0.0) * iy.max(0.0);
-    let union = a[2] * a[3] + b[2] * b[3] - inter;
-    if union > 0.0 { inter / union } else { 0.0 }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,32 +286,6 @@ mod tests {
         }
         // Padding rows stay zero.
         assert_eq!(input.bgr[240 * input.width], 0.0);
-    }
-
-    fn face(x: f32, score: f32) -> Detection {
-        Detection {
-            bbox: [x, 0.0, 10.0, 10.0],
-            landmarks: [[0.0; 2]; 5],
-            score,
-        }
-    }
-
-    #[test]
-    fn nms_keeps_best_of_overlapping_boxes() {
-        let kept = nms(
-            vec![face(0.0, 0.8), face(1.0, 0.95), face(50.0, 0.9)],
-            0.3,
-            10,
-        );
-        let scores: Vec<f32> = kept.iter().map(|f| f.score).collect();
-        assert_eq!(scores, vec![0.95, 0.9]);
-    }
-
-    #[test]
-    fn iou_of_identical_and_disjoint_boxes() {
-        assert_eq!(iou(&[0.0, 0.0, 4.0, 4.0], &[0.0, 0.0, 4.0, 4.0]), 1.0);
-        assert_eq!(iou(&[0.0, 0.0, 4.0, 4.0], &[5.0, 5.0, 4.0, 4.0]), 0.0);
-        assert!((iou(&[0.0, 0.0, 4.0, 4.0], &[2.0, 0.0, 4.0, 4.0]) - 8.0 / 24.0).abs() < 1e-6);
     }
 
     #[test]
