@@ -473,7 +473,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Gallery { action } => gallery(action, opt(&cli.device_key), json)?,
         Command::Events { action } => events(action, json)?,
-        Command::Run { config } => return cli::run::run(config, cli.threads.is_some(), json),
+        Command::Run { config } => {
+            let models = cli::run::Models {
+                detector: cli.detector,
+                embedder: cli.embedder,
+            };
+            return cli::run::run(config, models, cli.threads.is_some(), json);
+        }
         Command::UsbImport {
             from,
             config,

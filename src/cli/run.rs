@@ -11,6 +11,7 @@ use tracing_subscriber::EnvFilter;
 
 use facegate::config::Config;
 use facegate::terminal::Terminal;
+use facegate::vision::{DetectorKind, EmbedderKind};
 
 /// Logs to stderr; `FACEGATE_LOG` (e.g. `debug`, `facegate=trace`) filters.
 pub fn init_logging() {
@@ -25,9 +26,27 @@ pub fn init_logging() {
 
 /// Runs the terminal described by `config_path` until SIGTERM/SIGINT or the
 /// end of a replayed camera.
-pub fn run(config_path: &Path, threads_from_cli: bool, as_json: bool) -> Result<ExitCode> {
+/// `--detector`/`--embedder` given on the command line, over `[vision]`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Models {
+    pub detector: Option<DetectorKind>,
+    pub embedder: Option<EmbedderKind>,
+}
+
+pub fn run(
+    config_path: &Path,
+    models: Models,
+    threads_from_cli: bool,
+    as_json: bool,
+) -> Result<ExitCode> {
     init_logging();
-    let config = Config::load(config_path)?;
+    let mut config = Config::load(config_path)?;
+    if let Some(d) = models.detector {
+        config.vision.detector = d;
+    }
+    if let Some(e) = models.embedder {
+        config.vision.embedder = e;
+    }
     if let (Some(n), false) = (config.terminal.threads, threads_from_cli) {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)

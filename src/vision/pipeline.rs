@@ -230,3 +230,33 @@ pub(super) fn record<M: burn::module::Module>(
         options.int8,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_parse_by_name_and_config_defaults_to_yunet_sface() {
+        for k in DetectorKind::ALL {
+            assert_eq!(k.name().parse::<DetectorKind>(), Ok(k));
+        }
+        for k in EmbedderKind::ALL {
+            assert_eq!(k.name().parse::<EmbedderKind>(), Ok(k));
+            assert_eq!(EmbedderKind::for_model_id(k.info().model_id), Some(k));
+        }
+        let e = "dlib".parse::<EmbedderKind>().unwrap_err();
+        assert!(
+            e.contains("unknown model \"dlib\"") && e.contains("sface"),
+            "{e}"
+        );
+        let c: VisionConfig = toml::from_str("").unwrap();
+        assert_eq!(
+            (c.detector, c.embedder),
+            (DetectorKind::Yunet, EmbedderKind::Sface)
+        );
+        let c: VisionConfig = toml::from_str("embedder = \"sface\"").unwrap();
+        assert_eq!(c.embedder, EmbedderKind::Sface);
+        assert!(toml::from_str::<VisionConfig>("detector = \"nope\"").is_err());
+        assert!(toml::from_str::<VisionConfig>("colour = 1").is_err());
+    }
+}
