@@ -16,6 +16,7 @@ pub mod layers;
 pub mod picture;
 pub mod pipeline;
 pub mod quantize;
+pub mod retinaface;
 pub mod sface;
 pub mod weights;
 pub mod yunet;
@@ -32,6 +33,7 @@ pub use embedding::{Embedder, EmbedderInfo, Embedding, Metric};
 pub use error::{FaceError, ImageError, ModelError};
 pub use pipeline::{DetectorKind, EmbedderKind, Face, LoadOptions, Vision, VisionConfig};
 pub use quantize::Precision;
+pub use retinaface::{RetinaFace, RetinaFaceDetector};
 pub use sface::{DEFAULT_COSINE_THRESHOLD, SFace, SFaceEmbedder};
 pub use yunet::{DetectorConfig, YuNet, YuNetDetector};
 
@@ -82,33 +84,44 @@ impl ModelPaths {
     }
 }
 
-/// Imports both exported models into burn records, fp32 and int8; returns the
-/// written paths.
+/// Imports every exported model (`NAME.safetensors`) into burn records,
+/// fp32 and int8; YuNet and SFace must be there, the others are imported when
+/// their export is. Returns the written paths.
 pub fn import_models(paths: &ModelPaths, device: &Device) -> Result<Vec<PathBuf>, ModelError> {
+    let mut out = Vec::new();
     let mut yunet = yunet::loader::Import(Weights::open(&paths.file("yunet", "safetensors"))?);
     let detector = YuNet::build(&mut yunet, device)?;
     yunet.0.finish()?;
+    out.extend(save_both(detector, paths, "yunet", quantize::DETECTOR_BLOCK)?);
     let mut sface = sface::loader::Import(Weights::open(&paths.file("sface", "safetensors"))?);
     sface.check_input_norm()?;
     let embedder = SFace::build(&mut sface, device)?;
     sface.0.finish()?;
+    out.extend(save_both(embedder, paths, "sface", quantize::EMBEDDER_BLOCK)?);
+    let export = paths.file("retinaface", "safetensors");
+    if export.exists() {
+        let mut w = retinaface::loader::Import(Weights::open(&export)?);
+        let model = RetinaFace::build(&mut w, device)?;
+        w.0.finish()?;
+        out.extend(save_both(model, paths, "retinaface", quantize::DETECTOR_BLOCK)?);
+    }
+    Ok(out)
+}
+
+/// Saves `model` as `name` in fp32 and int8 (blocks of `block` inputs).
+fn save_both<M: Module>(
+    model: M,
+    paths: &ModelPaths,
+    name: &str,
+    block: usize,
+) -> Result<[PathBuf; 2], ModelError> {
     let out = [
-        paths.record("yunet", Precision::Fp32),
-        paths.record("sface", Precision::Fp32),
-        paths.record("yunet", Precision::Int8),
-        paths.record("sface", Precision::Int8),
+        paths.record(name, Precision::Fp32),
+        paths.record(name, Precision::Int8),
     ];
-    save(detector.clone(), &out[0])?;
-    save(embedder.clone(), &out[1])?;
-    save(
-        quantize::quantize(detector, quantize::DETECTOR_BLOCK),
-        &out[2],
-    )?;
-    save(
-        quantize::quantize(embedder, quantize::EMBEDDER_BLOCK),
-        &out[3],
-    )?;
-    Ok(out.to_vec())
+    save(model.clone(), &out[0])?;
+    save(quantize::quantize(model, block), &out[1])?;
+    Ok(out)
 }
 
 /// How int8 weights are used at run time.

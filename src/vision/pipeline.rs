@@ -11,7 +11,7 @@ use super::detection::{Detection, Detector};
 use super::embedding::{Embedder, EmbedderInfo, Embedding};
 use super::quantize::Precision;
 use super::skeleton_load;
-use super::{Backend, FaceError, Int8Weights, ModelError, ModelPaths, sface, yunet};
+use super::{Backend, FaceError, Int8Weights, ModelError, ModelPaths, retinaface, sface, yunet};
 
 /// The face detectors facegate has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -20,6 +20,8 @@ pub enum DetectorKind {
     /// YuNet 2023mar (OpenCV Zoo).
     #[default]
     Yunet,
+    /// RetinaFace MobileNet-0.25 (biubug6), the seed's recognition detector.
+    Retinaface,
 }
 
 /// The face embedders facegate has.
@@ -33,12 +35,13 @@ pub enum EmbedderKind {
 
 impl DetectorKind {
     /// Every detector.
-    pub const ALL: [DetectorKind; 1] = [DetectorKind::Yunet];
+    pub const ALL: [DetectorKind; 2] = [DetectorKind::Yunet, DetectorKind::Retinaface];
 
     /// Its name.
     pub fn name(self) -> &'static str {
         match self {
             DetectorKind::Yunet => "yunet",
+            DetectorKind::Retinaface => "retinaface",
         }
     }
 }
@@ -152,6 +155,7 @@ pub fn load_detector(
 ) -> Result<Box<dyn Detector>, ModelError> {
     Ok(match kind {
         DetectorKind::Yunet => Box::new(yunet::YuNetDetector::load(paths, options)?),
+        DetectorKind::Retinaface => Box::new(retinaface::RetinaFaceDetector::load(paths, options)?),
     })
 }
 
