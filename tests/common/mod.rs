@@ -193,3 +193,18 @@ pub fn kill_child(
         .collect();
     (acks, status)
 }
+
+/// Scene photos, portraits and chips: every face size the terminal sees.
+pub fn parity_pictures() -> Vec<PathBuf> {
+    let data = shared_data();
+    let mut files = images_in(&data.join("dlib-faces"));
+    files.extend(images_in(&data.join("id-photos-wikimedia")));
+    for person in ["John_Salley", "John_Simm"] {
+        files.extend(
+            images_in(&data.join("dlib-johns").join(person))
+                .into_iter()
+                .take(2),
+        );
+    }
+    files
+}
