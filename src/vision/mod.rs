@@ -92,18 +92,33 @@ pub fn import_models(paths: &ModelPaths, device: &Device) -> Result<Vec<PathBuf>
     let mut yunet = yunet::loader::Import(Weights::open(&paths.file("yunet", "safetensors"))?);
     let detector = YuNet::build(&mut yunet, device)?;
     yunet.0.finish()?;
-    out.extend(save_both(detector, paths, "yunet", quantize::DETECTOR_BLOCK)?);
+    out.extend(save_both(
+        detector,
+        paths,
+        "yunet",
+        quantize::DETECTOR_BLOCK,
+    )?);
     let mut sface = sface::loader::Import(Weights::open(&paths.file("sface", "safetensors"))?);
     sface.check_input_norm()?;
     let embedder = SFace::build(&mut sface, device)?;
     sface.0.finish()?;
-    out.extend(save_both(embedder, paths, "sface", quantize::EMBEDDER_BLOCK)?);
+    out.extend(save_both(
+        embedder,
+        paths,
+        "sface",
+        quantize::EMBEDDER_BLOCK,
+    )?);
     let export = paths.file("retinaface", "safetensors");
     if export.exists() {
         let mut w = retinaface::loader::Import(Weights::open(&export)?);
         let model = RetinaFace::build(&mut w, device)?;
         w.0.finish()?;
-        out.extend(save_both(model, paths, "retinaface", quantize::DETECTOR_BLOCK)?);
+        out.extend(save_both(
+            model,
+            paths,
+            "retinaface",
+            quantize::DETECTOR_BLOCK,
+        )?);
     }
     Ok(out)
 }

@@ -14,7 +14,9 @@ impl LayerSource for Import {
     }
 
     fn prelu(&mut self, index: usize, _channels: usize) -> Result<Vec<f32>, ModelError> {
-        Err(ModelError::Mismatch(format!("RetinaFace has no PReLU {index}")))
+        Err(ModelError::Mismatch(format!(
+            "RetinaFace has no PReLU {index}"
+        )))
     }
 
     fn linear(&mut self, _din: usize, _dout: usize) -> Result<(Vec<f32>, Vec<f32>), ModelError> {

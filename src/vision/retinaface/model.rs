@@ -135,7 +135,14 @@ impl RetinaFace {
         let lateral = [64, 128, 256]
             .iter()
             .enumerate()
-            .map(|(i, &cin)| conv(src, order::LATERAL + i, ConvSpec::pointwise(cin, 64), device))
+            .map(|(i, &cin)| {
+                conv(
+                    src,
+                    order::LATERAL + i,
+                    ConvSpec::pointwise(cin, 64),
+                    device,
+                )
+            })
             .collect::<Result<_, _>>()?;
         let merge = (0..2)
             .map(|i| conv(src, order::MERGE + i, ConvSpec::dense3(64, 64, 1), device))
