@@ -1,0 +1,1 @@
+//! FaceNet (work in progress).
