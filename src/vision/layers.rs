@@ -15,6 +15,11 @@ pub trait LayerSource {
     fn prelu(&mut self, index: usize, channels: usize) -> Result<Vec<f32>, ModelError>;
     /// A dense layer `din → dout`: weight `[din, dout]` row-major, bias `[dout]`.
     fn linear(&mut self, din: usize, dout: usize) -> Result<(Vec<f32>, Vec<f32>), ModelError>;
+    /// The constant scale of residual block `index`, which the architecture
+    /// says is `expected` (sources that store it check it).
+    fn scale(&mut self, _index: usize, expected: f32) -> Result<f32, ModelError> {
+        Ok(expected)
+    }
 }
 
 /// Zero weights: the architecture only, to load a saved record into.

@@ -110,6 +110,18 @@ pub fn import_models(paths: &ModelPaths, device: &Device) -> Result<Vec<PathBuf>
         "sface",
         quantize::EMBEDDER_BLOCK,
     )?);
+    let export = paths.file("facenet", "safetensors");
+    if export.exists() {
+        let mut w = facenet::loader::Import(Weights::open(&export)?);
+        let model = facenet::FaceNet::build(&mut w, device)?;
+        w.0.finish()?;
+        out.extend(save_both(
+            model,
+            paths,
+            "facenet",
+            quantize::EMBEDDER_BLOCK,
+        )?);
+    }
     let export = paths.file("retinaface", "safetensors");
     if export.exists() {
         let mut w = retinaface::loader::Import(Weights::open(&export)?);

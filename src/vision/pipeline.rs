@@ -11,7 +11,9 @@ use super::detection::{Detection, Detector};
 use super::embedding::{Embedder, EmbedderInfo, Embedding};
 use super::quantize::Precision;
 use super::skeleton_load;
-use super::{Backend, FaceError, Int8Weights, ModelError, ModelPaths, retinaface, sface, yunet};
+use super::{
+    Backend, FaceError, Int8Weights, ModelError, ModelPaths, facenet, retinaface, sface, yunet,
+};
 
 /// The face detectors facegate has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -31,6 +33,8 @@ pub enum EmbedderKind {
     /// SFace 2021dec, 128-D (OpenCV Zoo).
     #[default]
     Sface,
+    /// FaceNet InceptionResnetV1, 512-D (davidsandberg), the seed's embedder.
+    Facenet,
 }
 
 impl DetectorKind {
@@ -48,12 +52,13 @@ impl DetectorKind {
 
 impl EmbedderKind {
     /// Every embedder.
-    pub const ALL: [EmbedderKind; 1] = [EmbedderKind::Sface];
+    pub const ALL: [EmbedderKind; 2] = [EmbedderKind::Sface, EmbedderKind::Facenet];
 
     /// What it declares (known without loading it).
     pub fn info(self) -> &'static EmbedderInfo {
         match self {
             EmbedderKind::Sface => &sface::INFO,
+            EmbedderKind::Facenet => &facenet::INFO,
         }
     }
 
@@ -167,6 +172,7 @@ pub fn load_embedder(
 ) -> Result<Box<dyn Embedder>, ModelError> {
     Ok(match kind {
         EmbedderKind::Sface => Box::new(sface::SFaceEmbedder::load(paths, options)?),
+        EmbedderKind::Facenet => Box::new(facenet::FaceNetEmbedder::load(paths, options)?),
     })
 }
 

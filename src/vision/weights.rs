@@ -115,71 +115,67 @@ impl Weights {
     }
 }
 
-/// Shape of a square 2-D convolution.
+/// Shape of a 2-D convolution.
 #[derive(Debug, Clone, Copy)]
 pub struct ConvSpec {
     /// Input channels.
     pub cin: usize,
     /// Output channels.
     pub cout: usize,
-    /// Kernel size.
-    pub k: usize,
-    /// Stride.
+    /// Kernel height and width.
+    pub kernel: [usize; 2],
+    /// Stride (both axes).
     pub stride: usize,
-    /// Zero padding on every side.
-    pub pad: usize,
+    /// Zero padding on each side: top and bottom, left and right.
+    pub pad: [usize; 2],
     /// Channel groups.
     pub groups: usize,
 }
 
 impl ConvSpec {
-    /// Pointwise (1×1) convolution.
-    pub const fn pointwise(cin: usize, cout: usize) -> Self {
+    /// A square `k`×`k` convolution with `pad` on every side.
+    pub const fn square(cin: usize, cout: usize, k: usize, stride: usize, pad: usize) -> Self {
         Self {
             cin,
             cout,
-            k: 1,
-            stride: 1,
-            pad: 0,
+            kernel: [k, k],
+            stride,
+            pad: [pad, pad],
             groups: 1,
         }
+    }
+
+    /// Pointwise (1×1) convolution.
+    pub const fn pointwise(cin: usize, cout: usize) -> Self {
+        Self::square(cin, cout, 1, 1, 0)
     }
 
     /// Depthwise 3×3 convolution with padding 1.
     pub const fn depthwise(c: usize, stride: usize) -> Self {
         Self {
-            cin: c,
-            cout: c,
-            k: 3,
-            stride,
-            pad: 1,
             groups: c,
+            ..Self::square(c, c, 3, stride, 1)
         }
     }
 
     /// Dense 3×3 convolution with padding 1.
     pub const fn dense3(cin: usize, cout: usize, stride: usize) -> Self {
-        Self {
-            cin,
-            cout,
-            k: 3,
-            stride,
-            pad: 1,
-            groups: 1,
-        }
+        Self::square(cin, cout, 3, stride, 1)
     }
 
-    /// The exporter's attribute string for this shape.
+    /// The exporter's attribute string for this shape (`fold_onnx.py`:
+    /// square kernels, the same padding on every side).
     pub fn attrs(&self) -> String {
         format!(
             "stride={},pad={},group={}",
-            self.stride, self.pad, self.groups
+            self.stride, self.pad[0], self.groups
         )
     }
 
     /// Shape of the weight tensor.
     pub fn weight_shape(&self) -> [usize; 4] {
-        [self.cout, self.cin / self.groups, self.k, self.k]
+        let [kh, kw] = self.kernel;
+        [self.cout, self.cin / self.groups, kh, kw]
     }
 }
 
@@ -195,10 +191,21 @@ pub struct ConvWeights {
 }
 
 impl ConvWeights {
-    /// Reads `conv.{index}` (bias optional, zero when absent) and checks its shape.
+    /// Reads `conv.{index}` (bias optional, zero when absent) and checks its
+    /// shape and `fold_onnx.py`'s attributes.
     pub fn take(w: &mut Weights, index: usize, spec: ConvSpec) -> Result<Self, ModelError> {
+        w.check_attr(&format!("conv.{index}"), &spec.attrs())?;
+        Self::take_unchecked(w, index, spec)
+    }
+
+    /// Reads `conv.{index}` and checks its shape only (the caller checks the
+    /// attributes of exports in other formats).
+    pub fn take_unchecked(
+        w: &mut Weights,
+        index: usize,
+        spec: ConvSpec,
+    ) -> Result<Self, ModelError> {
         let name = format!("conv.{index}");
-        w.check_attr(&name, &spec.attrs())?;
         let weight = w
             .take(&format!("{name}.weight"), &spec.weight_shape())?
             .data;
@@ -234,10 +241,10 @@ impl ConvWeights {
                 device,
             ))),
             stride: [s.stride, s.stride],
-            kernel_size: [s.k, s.k],
+            kernel_size: s.kernel,
             dilation: [1, 1],
             groups: s.groups,
-            padding: PaddingConfig2d::Explicit(s.pad, s.pad, s.pad, s.pad),
+            padding: PaddingConfig2d::Explicit(s.pad[0], s.pad[1], s.pad[0], s.pad[1]),
         }
     }
 }
