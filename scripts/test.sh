@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 ensure_tf_python
+ensure_torch_python
 
 features=(--features ndarray)
 cargo build "${features[@]}"
@@ -16,3 +17,6 @@ cargo fmt --check
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}-clippy" cargo clippy "${features[@]}" --all-targets -- -D warnings
 # The boards are aarch64: cross-build and run the parity subset under qemu.
 scripts/test-aarch64.sh --quick
+# The same aarch64 binary on a real arm64 kernel under qemu-system: V4L2
+# (vivid), GPIO (gpio-sim), framebuffer, start-up and crash scenarios.
+scripts/test-hil.sh

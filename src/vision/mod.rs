@@ -134,6 +134,13 @@ pub fn import_models(paths: &ModelPaths, device: &Device) -> Result<Vec<PathBuf>
             quantize::DETECTOR_BLOCK,
         )?);
     }
+    if let Some([mut p, mut r, mut o]) = mtcnn::loader::Import::open_all(paths)? {
+        let model = mtcnn::Mtcnn::build(&mut p, &mut r, &mut o, device)?;
+        for w in [p, r, o] {
+            w.finish()?;
+        }
+        out.extend(save_both(model, paths, "mtcnn", quantize::DETECTOR_BLOCK)?);
+    }
     Ok(out)
 }
 

@@ -12,7 +12,8 @@ use super::embedding::{Embedder, EmbedderInfo, Embedding};
 use super::quantize::Precision;
 use super::skeleton_load;
 use super::{
-    Backend, FaceError, Int8Weights, ModelError, ModelPaths, facenet, retinaface, sface, yunet,
+    Backend, FaceError, Int8Weights, ModelError, ModelPaths, facenet, mtcnn, retinaface, sface,
+    yunet,
 };
 
 /// The face detectors facegate has.
@@ -24,6 +25,8 @@ pub enum DetectorKind {
     Yunet,
     /// RetinaFace MobileNet-0.25 (biubug6), the seed's recognition detector.
     Retinaface,
+    /// MTCNN (facenet-pytorch 2.6.0), the seed's enrolment detector.
+    Mtcnn,
 }
 
 /// The face embedders facegate has.
@@ -39,13 +42,18 @@ pub enum EmbedderKind {
 
 impl DetectorKind {
     /// Every detector.
-    pub const ALL: [DetectorKind; 2] = [DetectorKind::Yunet, DetectorKind::Retinaface];
+    pub const ALL: [DetectorKind; 3] = [
+        DetectorKind::Yunet,
+        DetectorKind::Retinaface,
+        DetectorKind::Mtcnn,
+    ];
 
     /// Its name.
     pub fn name(self) -> &'static str {
         match self {
             DetectorKind::Yunet => "yunet",
             DetectorKind::Retinaface => "retinaface",
+            DetectorKind::Mtcnn => "mtcnn",
         }
     }
 }
@@ -161,6 +169,7 @@ pub fn load_detector(
     Ok(match kind {
         DetectorKind::Yunet => Box::new(yunet::YuNetDetector::load(paths, options)?),
         DetectorKind::Retinaface => Box::new(retinaface::RetinaFaceDetector::load(paths, options)?),
+        DetectorKind::Mtcnn => Box::new(mtcnn::MtcnnDetector::load(paths, options)?),
     })
 }
 
