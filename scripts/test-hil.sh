@@ -89,7 +89,7 @@ add_module() { # PATH [ARGS]: once each, in dependency order
 }
 for m in virtio_pci 9pnet_virtio 9p configfs vivid bochs; do
     while read -r _ path args; do
-        [ "${path##*/}" = vivid.ko ] && args="n_devs=1 node_types=0x101 vid_cap_nr=0 vid_out_nr=1 num_inputs=1 input_types=0x3 num_outputs=1 output_types=0x1 loop_video=1"
+        [ "${path##*/}" = vivid.ko ] && args="n_devs=1 node_types=0x101 vid_cap_nr=0 vid_out_nr=1 num_inputs=1 input_types=0x3 num_outputs=1 output_types=0x1"
         add_module "$path" "$args"
     done < <(modprobe -d "$KDIR" -S "$KVER" --show-depends "$m")
 done
@@ -101,11 +101,11 @@ cp scripts/hil/init.sh "$rd/init"
 echo "== booting $KVER under qemu-system-aarch64 (TCG, 2 cpus)" >&2
 t0=$(date +%s)
 timeout --foreground "${HIL_TIMEOUT:-1500}" qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 \
-    -nographic -no-reboot \
+    -nographic -no-reboot -nic none \
     -kernel "$KDIR/boot/vmlinuz-$KVER" -initrd "$work/initramfs.gz" \
     -append "console=ttyAMA0 quiet loglevel=4 panic=-1" \
     -virtfs "local,path=$share,mount_tag=hil,security_model=none,id=hil" \
-    -device bochs-display,xres=320,yres=240 \
+    -device bochs-display,xres=320,yres=240,romfile= \
     </dev/null | tee "$share/out/console.log" || true
 echo "hil: guest ran $(($(date +%s) - t0)) s; results in $share/out" >&2
 status=$(cat "$share/out/status" 2>/dev/null || echo "no status (the guest did not finish)")

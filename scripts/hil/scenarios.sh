@@ -189,7 +189,9 @@ log "framebuffer at idle (colour share): $($HIL fbpeek /dev/fb0 | tr '\n' ' ')"
 
 # The face scenarios need frames through vivid's loop; without them they
 # are failures, and the door scenarios still run.
-feed_errors() { awk '/feed streaming/ { s = 1 } s && /feed: /' "$O/feed.log"; }
+# Errors since the feeder last (re)started streaming (vivid was unbound for
+# the start-up scenario, which the feeder rides out by reopening).
+feed_errors() { awk '/feed streaming/ { e = "" } /feed: / { e = $0 } END { if (e != "") print e }' "$O/feed.log"; }
 if [ -n "$(feed_errors)" ]; then
     fail "feeder: streaming to /dev/video1 fails ($(feed_errors | head -1)); face scenarios skipped"
     FACES=0

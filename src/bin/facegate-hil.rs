@@ -2,7 +2,7 @@
 //! to the terminal inside the guest, all talking to the kernel directly:
 //!
 //! ```text
-//! facegate-hil timings DEVICE...         set 640x480p59.94 DV timings (vivid's HDMI nodes)
+//! facegate-hil timings DEVICE...         640x480p59.94 DV timings, loop video on (vivid's capture)
 //! facegate-hil feed OUTPUT CONTROL [FPS] stream frames into a V4L2 output node
 //! facegate-hil sample LOG FILE...        log every change of sysfs value files
 //! facegate-hil fbpeek FB                 the colours on a 32-bit framebuffer
@@ -45,6 +45,7 @@ fn main() -> Result<()> {
         Some("timings") if args.len() > 1 => {
             for dev in &args[1..] {
                 set_timings(Path::new(dev))?;
+                loop_video(Path::new(dev))?;
             }
             Ok(())
         }
@@ -109,6 +110,38 @@ fn set_timings(dev: &Path) -> Result<()> {
     if r != 0 {
         bail!(
             "VIDIOC_S_DV_TIMINGS on {}: {}",
+            dev.display(),
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(())
+}
+
+/// vivid's "Loop Video" control (`VIVID_CID_VIVID_BASE + 37`): its capture
+/// node shows what its output node is given. A control, not a module
+/// parameter; it starts off and is reset when vivid is bound again.
+fn loop_video(dev: &Path) -> Result<()> {
+    const LOOP_VIDEO: u32 = 0x00f0_f000 + 37;
+    #[repr(C)]
+    struct Control {
+        id: u32,
+        value: i32,
+    }
+    const VIDIOC_S_CTRL: u64 = iowr(28, std::mem::size_of::<Control>());
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dev)
+        .with_context(|| format!("opening {}", dev.display()))?;
+    let mut c = Control {
+        id: LOOP_VIDEO,
+        value: 1,
+    };
+    // SAFETY: the request matches the struct passed, which outlives the call.
+    let r = unsafe { libc::ioctl(file.as_raw_fd(), VIDIOC_S_CTRL as _, &mut c) };
+    if r != 0 {
+        bail!(
+            "VIDIOC_S_CTRL loop_video on {}: {}",
             dev.display(),
             std::io::Error::last_os_error()
         );
