@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::camera::CameraConfig;
+use crate::decide::DecisionConfig;
 use crate::display::DisplayConfig;
 use crate::door::DoorConfig;
-use crate::terminal::DecisionConfig;
 use crate::vision::{Backend, DetectorConfig, Precision, VisionConfig};
 
 /// A config file that cannot be used.

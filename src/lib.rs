@@ -8,6 +8,7 @@ pub mod atomic;
 pub mod calibrate;
 pub mod camera;
 pub mod config;
+pub mod decide;
 pub mod display;
 pub mod door;
 pub mod enroll;

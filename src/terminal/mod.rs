@@ -3,7 +3,7 @@
 //! pings. One loop, top to bottom, in [`Terminal::run`].
 
 pub mod clock;
-pub mod decide;
+
 mod door_events;
 mod stats;
 mod updates;
@@ -17,9 +17,9 @@ use anyhow::{Context, Result};
 use image::RgbImage;
 use tracing::{info, info_span, warn};
 
+pub use crate::decide::{Candidate, Decider, Decision, DecisionConfig, Sighting};
 use clock::TimeFloor;
 pub use clock::validity_problem;
-pub use decide::{Candidate, Decider, Decision, DecisionConfig, Sighting};
 pub use stats::Stats;
 use watchdog::Watchdog;
 
