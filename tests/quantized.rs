@@ -158,3 +158,42 @@ fn int8_records_are_about_a_quarter_of_fp32() {
         assert!((q as f64) < limit * f as f64, "{name}: {q} vs {f} bytes");
     }
 }
+
+/// FaceNet's int8 record against its fp32 one on the same crops (YuNet's
+/// box, the seed's crop): the same bar as SFace's, cosine ≥ 0.99.
+#[test]
+fn facenet_int8_embeddings_match_fp32() {
+    use facegate::vision::facenet::{FaceNetEmbedder, box_crop};
+    use facegate::vision::{Detection, Embedder, LoadOptions};
+    let options = |p| LoadOptions::new(Backend::default(), p, DetectorConfig::default());
+    let models = common::models();
+    let fp32 = FaceNetEmbedder::load(&models, &options(Precision::Fp32)).expect("fp32 FaceNet");
+    let int8 = FaceNetEmbedder::load(&models, &options(Precision::Int8)).expect("int8 FaceNet");
+    let vision = common::vision_at(
+        Backend::default(),
+        Precision::Fp32,
+        DetectorConfig::default(),
+    );
+    let mut cosines = Vec::new();
+    for path in photos().iter().step_by(3) {
+        let Ok(img) = picture::load(path) else {
+            continue;
+        };
+        let Some(face) = Detection::largest(&vision.detector.detect(&img)).copied() else {
+            continue;
+        };
+        let Some(crop) = box_crop(&img, &face) else {
+            continue;
+        };
+        let crops = std::slice::from_ref(&crop);
+        let (a, b) = (fp32.embed(crops).remove(0), int8.embed(crops).remove(0));
+        cosines.push((a.cosine(&b), path.display().to_string()));
+    }
+    assert!(cosines.len() >= 40, "only {} crops", cosines.len());
+    let (min, at, mean) = summary(&cosines);
+    eprintln!(
+        "FaceNet int8 vs fp32, {} crops: min cosine {min:.4} ({at}), mean {mean:.4}",
+        cosines.len()
+    );
+    assert!(min >= 0.99, "int8 FaceNet at cosine {min} of fp32 on {at}");
+}
