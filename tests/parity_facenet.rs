@@ -29,14 +29,6 @@ fn tf_python() -> String {
     })
 }
 
-fn f32s(path: &Path) -> Vec<f32> {
-    std::fs::read(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
-
 #[test]
 fn burn_facenet_matches_tensorflow() {
     let work = common::TempDir::new("parity-facenet");
@@ -89,7 +81,8 @@ fn burn_facenet_matches_tensorflow() {
             let r = &reference["items"][id]["fixed"];
             let what = format!("{backend}: {id}");
             // The input tensor TensorFlow was fed (NHWC) against ours (NCHW).
-            let theirs_in = f32s(&work.path().join(r["input"].as_str().expect("input")));
+            let theirs_in =
+                common::reference::f32s(&work.path().join(r["input"].as_str().expect("input")));
             let ours_in: Vec<f32> = facenet::standardise(crop).collect();
             let plane = facenet::INPUT_SIZE * facenet::INPUT_SIZE;
             for (i, t) in theirs_in.iter().enumerate() {
@@ -98,7 +91,7 @@ fn burn_facenet_matches_tensorflow() {
             }
             let raw = embedder.run_standardised(ours_in, 1).remove(0);
             let ours = Embedding::normalised(raw);
-            let theirs = f32s(
+            let theirs = common::reference::f32s(
                 &work
                     .path()
                     .join(r["embedding"].as_str().expect("embedding")),

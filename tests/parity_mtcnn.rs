@@ -17,7 +17,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use facegate::vision::mtcnn::MtcnnDetector;
 use facegate::vision::{Backend, DetectorConfig, LoadOptions, Precision, picture};
@@ -54,42 +53,18 @@ fn torch_python() -> PathBuf {
     py
 }
 
-fn f32s(work: &Path, v: &Value) -> Vec<f32> {
-    let bytes = std::fs::read(work.join(v["file"].as_str().expect("file"))).expect("raw file");
-    bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number") as f32)
-        .collect()
-}
-
 fn reference(inputs: &Path, out: &Path) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/generate_reference_seed.py");
-    let python = std::env::var("FACEGATE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let run = Command::new(python)
-        .arg(&script)
-        .arg(out)
-        .arg(inputs)
-        .args(["--only", "mtcnn", "--models"])
-        .arg(common::models().dir())
-        .arg("--torch-python")
-        .arg(torch_python())
-        .output()
-        .expect("running scripts/generate_reference_seed.py");
-    assert!(
-        run.status.success(),
-        "generate_reference_seed.py failed: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let text = std::fs::read_to_string(out.join("reference.json")).expect("reference.json");
-    serde_json::from_str(&text).expect("JSON")
+    let torch = torch_python();
+    common::reference::seed(
+        inputs,
+        out,
+        &[
+            "--only".as_ref(),
+            "mtcnn".as_ref(),
+            "--torch-python".as_ref(),
+            torch.as_os_str(),
+        ],
+    )
 }
 
 fn faces(v: &Value) -> Vec<Face> {
@@ -97,12 +72,12 @@ fn faces(v: &Value) -> Vec<Face> {
         .expect("faces")
         .iter()
         .map(|f| {
-            let b = floats(&f["box_xyxy"]);
+            let b = common::reference::floats(&f["box_xyxy"]);
             let lm: Vec<Vec<f32>> = f["landmarks"]
                 .as_array()
                 .expect("landmarks")
                 .iter()
-                .map(floats)
+                .map(common::reference::floats)
                 .collect();
             (
                 [b[0], b[1], b[2], b[3]],
@@ -204,7 +179,7 @@ fn burn_mtcnn_matches_onnxruntime_and_facenet_pytorch() {
                     .iter()
                     .map(|v| v.as_u64().expect("dim") as usize)
                     .collect();
-                let input = f32s(&out, &raw["input"]);
+                let input = common::reference::f32_file(&out, &raw["input"]);
                 let got = match key {
                     "rnet24" => fp32.refine(&input, 24),
                     "onet48" => fp32.refine(&input, 48),
@@ -216,7 +191,11 @@ fn burn_mtcnn_matches_onnxruntime_and_facenet_pytorch() {
                         "prob" => &got.prob,
                         _ => &got.landmarks,
                     };
-                    let d = max_diff(ours, &f32s(&out, &raw[name]), &format!("{what} {key}"));
+                    let d = max_diff(
+                        ours,
+                        &common::reference::f32_file(&out, &raw[name]),
+                        &format!("{what} {key}"),
+                    );
                     assert!(d <= RAW_TOL, "{what}: {key} {name} differs by {d}");
                     max_raw = max_raw.max(d);
                 }

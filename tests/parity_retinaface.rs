@@ -13,7 +13,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use facegate::vision::detection::iou;
 use facegate::vision::retinaface::{self, RetinaFaceDetector};
@@ -48,44 +47,25 @@ fn pad32(img: &RgbImage) -> RgbImage {
     out
 }
 
-fn f32s(work: &Path, v: &Value) -> Vec<f32> {
-    let bytes = std::fs::read(work.join(v["file"].as_str().expect("file"))).expect("raw file");
-    bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number") as f32)
-        .collect()
-}
-
 fn reference(inputs: &Path, out: &Path) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/generate_reference_seed.py");
-    let python = std::env::var("FACEGATE_PYTHON").unwrap_or_else(|_| "python3".into());
     let c = config();
-    let run = Command::new(python)
-        .arg(&script)
-        .arg(out)
-        .arg(inputs)
-        .args(["--only", "retinaface", "--models"])
-        .arg(common::models().dir())
-        .args(["--retina-score", &c.score_threshold.to_string()])
-        .args(["--retina-nms", &c.nms_threshold.to_string()])
-        .args(["--retina-top", &c.top_k.to_string()])
-        .output()
-        .expect("running scripts/generate_reference_seed.py");
-    assert!(
-        run.status.success(),
-        "generate_reference_seed.py failed: {}",
-        String::from_utf8_lossy(&run.stderr)
+    let (score, nms, top) = (
+        c.score_threshold.to_string(),
+        c.nms_threshold.to_string(),
+        c.top_k.to_string(),
     );
-    let text = std::fs::read_to_string(out.join("reference.json")).expect("reference.json");
-    serde_json::from_str(&text).expect("JSON")
+    let args = [
+        "--only",
+        "retinaface",
+        "--retina-score",
+        &score,
+        "--retina-nms",
+        &nms,
+        "--retina-top",
+        &top,
+    ];
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    common::reference::seed(inputs, out, &args)
 }
 
 #[test]
@@ -118,7 +98,7 @@ fn burn_retinaface_matches_onnxruntime_and_the_package() {
             assert_eq!(input.scale, 1.0, "{what}: resized");
             let ours = retinaface::as_onnx_outputs(&detector.run(input));
             for (k, name) in ["loc", "conf", "landmarks"].iter().enumerate() {
-                let theirs = f32s(&out, &r["raw"][name]);
+                let theirs = common::reference::f32_file(&out, &r["raw"][name]);
                 assert_eq!(ours[k].len(), theirs.len(), "{what}: {name} size");
                 let d = ours[k]
                     .iter()
@@ -134,12 +114,12 @@ fn burn_retinaface_matches_onnxruntime_and_the_package() {
                 .expect("detections")
                 .iter()
                 .map(|d| {
-                    let b = floats(&d["box_xywh"]);
+                    let b = common::reference::floats(&d["box_xywh"]);
                     let lm: Vec<Vec<f32>> = d["landmarks"]
                         .as_array()
                         .expect("lm")
                         .iter()
-                        .map(floats)
+                        .map(common::reference::floats)
                         .collect();
                     Detection {
                         bbox: [b[0], b[1], b[2], b[3]],

@@ -83,12 +83,14 @@ fn an_empty_device_takes_its_first_gallery_from_the_inbox() {
         std::fs::read(scene.path("gallery.fgal")).unwrap(),
         signed.v2
     );
-    // One pulse, after the install.
-    let levels: Vec<bool> = read_relay(&scene.path("relay.jsonl"))
-        .iter()
-        .map(|t| t.1)
-        .collect();
-    assert_eq!(levels, vec![false, true, false]);
+    // A pulse per grant, none before the install (the first approach may
+    // still be in view when the gallery arrives, and then be granted too).
+    let rises = read_relay(&scene.path("relay.jsonl"))
+        .windows(2)
+        .filter(|w| !w[0].1 && w[1].1)
+        .count();
+    assert!(rises >= 1);
+    assert_eq!(rises, out.count(EventKind::Granted), "{kinds:?}");
 }
 
 /// A V4L2 camera and a framebuffer that do not exist: the terminal still

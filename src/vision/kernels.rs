@@ -82,6 +82,14 @@ pub fn max_pool2(x: Tensor<4>) -> Tensor<4> {
     Tensor::from_data(TensorData::new(out, [n, c, ho, wo]), &device)
 }
 
+/// Nearest-neighbour 2× upsampling of `[N, C, H, W]`.
+pub fn upsample2(x: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    x.reshape([b, c, h, 1, w, 1])
+        .expand([b, c, h, 2, w, 2])
+        .reshape([b, c, 2 * h, 2 * w])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

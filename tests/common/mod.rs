@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod reference;
 pub mod scene;
 pub mod sets;
 

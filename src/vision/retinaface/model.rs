@@ -194,11 +194,11 @@ impl RetinaFace {
             .collect();
         let p5 = lat[2].clone();
         let p4 = leaky_relu(
-            self.merge[0].forward(lat[1].clone() + upsample2(p5.clone())),
+            self.merge[0].forward(lat[1].clone() + kernels::upsample2(p5.clone())),
             LEAK,
         );
         let p3 = leaky_relu(
-            self.merge[1].forward(lat[0].clone() + upsample2(p4.clone())),
+            self.merge[1].forward(lat[0].clone() + kernels::upsample2(p4.clone())),
             LEAK,
         );
         [p3, p4, p5]
@@ -214,14 +214,6 @@ impl RetinaFace {
             })
             .collect()
     }
-}
-
-/// Nearest-neighbour 2× upsampling (the exact sizes of a padded input).
-fn upsample2(x: Tensor<4>) -> Tensor<4> {
-    let [b, c, h, w] = x.dims();
-    x.reshape([b, c, h, 1, w, 1])
-        .expand([b, c, h, 2, w, 2])
-        .reshape([b, c, 2 * h, 2 * w])
 }
 
 #[cfg(test)]

@@ -134,22 +134,14 @@ impl YuNet {
         }
         // feats: stride 8, stride 16; x: stride 32.
         let p5 = self.lateral[2].forward(x);
-        let p4 = self.lateral[1].forward(feats[1].clone() + upsample2(p5.clone()));
-        let p3 = self.lateral[0].forward(feats[0].clone() + upsample2(p4.clone()));
+        let p4 = self.lateral[1].forward(feats[1].clone() + kernels::upsample2(p5.clone()));
+        let p3 = self.lateral[0].forward(feats[0].clone() + kernels::upsample2(p4.clone()));
         [p3, p4, p5]
             .into_iter()
             .enumerate()
             .map(|(l, p)| self.head_dw[l].forward(self.head_pw[l].forward(p)))
             .collect()
     }
-}
-
-/// Nearest-neighbour 2× upsampling.
-fn upsample2(x: Tensor<4>) -> Tensor<4> {
-    let [b, c, h, w] = x.dims();
-    x.reshape([b, c, h, 1, w, 1])
-        .expand([b, c, h, 2, w, 2])
-        .reshape([b, c, 2 * h, 2 * w])
 }
 
 /// Head branches in graph order with their output channels: class, box,
