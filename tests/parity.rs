@@ -78,21 +78,6 @@ fn floats(v: &Value) -> Vec<f32> {
         .collect()
 }
 
-fn detection(v: &Value) -> Detection {
-    let bbox = floats(&v["bbox"]);
-    let lm: Vec<Vec<f32>> = v["landmarks"]
-        .as_array()
-        .expect("landmarks")
-        .iter()
-        .map(floats)
-        .collect();
-    Detection {
-        bbox: [bbox[0], bbox[1], bbox[2], bbox[3]],
-        landmarks: std::array::from_fn(|k| [lm[k][0], lm[k][1]]),
-        score: v["score"].as_f64().expect("score") as f32,
-    }
-}
-
 /// Largest difference between facegate's maps for one picture and onnxruntime's
 /// outputs (`{head}_{stride}` files of `[1, cells, channels]`).
 fn raw_difference(ours: &[Vec<f32>], raw: &Value, work: &Path, what: &str) -> f32 {
@@ -191,7 +176,7 @@ fn check_backend(backend: Backend) {
             .as_array()
             .expect("detections")
             .iter()
-            .map(detection)
+            .map(|d| common::reference::detection(d, "bbox"))
             .collect();
         assert_eq!(
             faces.len(),

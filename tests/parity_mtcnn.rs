@@ -73,16 +73,10 @@ fn faces(v: &Value) -> Vec<Face> {
         .iter()
         .map(|f| {
             let b = common::reference::floats(&f["box_xyxy"]);
-            let lm: Vec<Vec<f32>> = f["landmarks"]
-                .as_array()
-                .expect("landmarks")
-                .iter()
-                .map(common::reference::floats)
-                .collect();
             (
                 [b[0], b[1], b[2], b[3]],
                 f["score"].as_f64().expect("score") as f32,
-                std::array::from_fn(|k| [lm[k][0], lm[k][1]]),
+                common::reference::landmarks(&f["landmarks"]),
             )
         })
         .collect()

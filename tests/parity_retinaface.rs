@@ -113,20 +113,7 @@ fn burn_retinaface_matches_onnxruntime_and_the_package() {
                 .as_array()
                 .expect("detections")
                 .iter()
-                .map(|d| {
-                    let b = common::reference::floats(&d["box_xywh"]);
-                    let lm: Vec<Vec<f32>> = d["landmarks"]
-                        .as_array()
-                        .expect("lm")
-                        .iter()
-                        .map(common::reference::floats)
-                        .collect();
-                    Detection {
-                        bbox: [b[0], b[1], b[2], b[3]],
-                        landmarks: std::array::from_fn(|k| [lm[k][0], lm[k][1]]),
-                        score: d["score"].as_f64().expect("score") as f32,
-                    }
-                })
+                .map(|d| common::reference::detection(d, "box_xywh"))
                 .collect();
             assert_eq!(ours.len(), theirs.len(), "{what}: face count");
             for t in &theirs {

@@ -90,6 +90,14 @@ pub fn upsample2(x: Tensor<4>) -> Tensor<4> {
         .reshape([b, c, 2 * h, 2 * w])
 }
 
+/// The rows of a `[N, D]` tensor, read back to the host (empty if the
+/// backend cannot give f32 data).
+pub fn rows(t: Tensor<2>) -> Vec<Vec<f32>> {
+    let [_, d] = t.dims();
+    let out = t.into_data().try_into_vec::<f32>().unwrap_or_default();
+    out.chunks_exact(d.max(1)).map(<[f32]>::to_vec).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,3 +51,24 @@ pub fn seed(inputs: &Path, out: &Path, args: &[&std::ffi::OsStr]) -> Value {
     let text = std::fs::read_to_string(out.join("reference.json")).expect("reference.json");
     serde_json::from_str(&text).expect("JSON")
 }
+
+/// Five `[x, y]` landmarks from a JSON list of pairs.
+pub fn landmarks(v: &Value) -> [[f32; 2]; 5] {
+    let lm: Vec<Vec<f32>> = v
+        .as_array()
+        .expect("landmarks")
+        .iter()
+        .map(floats)
+        .collect();
+    std::array::from_fn(|k| [lm[k][0], lm[k][1]])
+}
+
+/// A detection from `{box_key: [x, y, w, h], "landmarks", "score"}`.
+pub fn detection(v: &Value, box_key: &str) -> facegate::vision::Detection {
+    let b = floats(&v[box_key]);
+    facegate::vision::Detection {
+        bbox: [b[0], b[1], b[2], b[3]],
+        landmarks: landmarks(&v["landmarks"]),
+        score: v["score"].as_f64().expect("score") as f32,
+    }
+}

@@ -23,7 +23,7 @@ use super::detection::Detection;
 use super::embedding::{Embedder, EmbedderInfo, Metric};
 use super::layers::Skeleton;
 use super::pipeline::{self, LoadOptions};
-use super::{ModelError, ModelPaths};
+use super::{ModelError, ModelPaths, kernels};
 
 /// Model id stored in galleries.
 pub const MODEL_ID: &str = "facenet-20180408-512";
@@ -71,15 +71,7 @@ impl FaceNetEmbedder {
             TensorData::new(data, [n, 3, INPUT_SIZE, INPUT_SIZE]),
             &self.device,
         );
-        let out = self
-            .model
-            .forward(x)
-            .into_data()
-            .try_into_vec::<f32>()
-            .unwrap_or_default();
-        out.chunks_exact(EMBEDDING_DIM)
-            .map(<[f32]>::to_vec)
-            .collect()
+        kernels::rows(self.model.forward(x))
     }
 }
 

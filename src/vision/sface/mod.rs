@@ -13,7 +13,7 @@ use super::detection::Detection;
 use super::embedding::{Embedder, EmbedderInfo, Metric};
 use super::layers::Skeleton;
 use super::pipeline::{self, LoadOptions};
-use super::{ModelError, ModelPaths};
+use super::{ModelError, ModelPaths, kernels};
 
 /// Model id stored in galleries: templates are only comparable between
 /// galleries and devices with the same id.
@@ -92,14 +92,6 @@ impl Embedder for SFaceEmbedder {
             TensorData::new(data, [faces.len(), 3, INPUT_SIZE, INPUT_SIZE]),
             &self.device,
         );
-        let out = self
-            .model
-            .forward(x)
-            .into_data()
-            .try_into_vec::<f32>()
-            .unwrap_or_default();
-        out.chunks_exact(EMBEDDING_DIM)
-            .map(<[f32]>::to_vec)
-            .collect()
+        kernels::rows(self.model.forward(x))
     }
 }
