@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::controller::FaultLatch;
 use super::{Controller, Door, DoorEvent, Inputs, POLL, Policy};
@@ -19,8 +19,14 @@ pub const NOT_RUNNING: &str = "door controller not running: relay not driven";
 /// row (one second): a flapping wire is one fault, not hundreds.
 const INPUTS_CLEAR_AFTER: u32 = 100;
 
+/// How long [`DoorHandle::unlock`] waits for the door thread to say the
+/// relay moved. It answers within a poll; only a thread that is dying (its
+/// panic being printed) or a line stuck in the kernel takes longer.
+const UNLOCK_ANSWER: Duration = Duration::from_secs(3);
+
 enum Command {
-    Unlock,
+    /// Unlock and answer once the relay was driven (or why not).
+    Unlock(Sender<Result<(), String>>),
     Shutdown,
 }
 
@@ -57,11 +63,23 @@ impl DoorHandle {
         }
     }
 
-    /// Starts an unlock pulse; false if the door thread is not running, so
-    /// nothing will drive the relay ([`NOT_RUNNING`]).
-    #[must_use = "a refused unlock means the door stays locked"]
-    pub fn unlock(&self) -> bool {
-        self.is_alive() && self.commands.send(Command::Unlock).is_ok()
+    /// Starts (or extends) an unlock pulse and returns once the door thread
+    /// has driven the relay. `Err` says why the door stays locked: the
+    /// thread is gone ([`NOT_RUNNING`], also when it dies before answering),
+    /// or the relay line failed.
+    pub fn unlock(&self) -> Result<(), String> {
+        let (tx, rx) = mpsc::channel();
+        if !self.is_alive() || self.commands.send(Command::Unlock(tx)).is_err() {
+            return Err(NOT_RUNNING.into());
+        }
+        match rx.recv_timeout(UNLOCK_ANSWER) {
+            Ok(driven) => driven,
+            Err(RecvTimeoutError::Disconnected) => Err(NOT_RUNNING.into()),
+            Err(RecvTimeoutError::Timeout) => Err(format!(
+                "door controller did not answer in {} s: relay may not be driven",
+                UNLOCK_ANSWER.as_secs()
+            )),
+        }
     }
 
     /// Events since the last call. If the door thread has ended without
@@ -119,8 +137,13 @@ fn run(
     let mut relay_fault = FaultLatch::new(1);
     while !stop.load(Ordering::Relaxed) {
         let mut out = Vec::new();
+        // Dropped unanswered if this tick panics: the caller hears of it.
+        let mut answer = None;
         match commands.recv_timeout(POLL) {
-            Ok(Command::Unlock) => out.extend(ctrl.unlock(Instant::now())),
+            Ok(Command::Unlock(reply)) => {
+                out.extend(ctrl.unlock(Instant::now()));
+                answer = Some(reply);
+            }
             Ok(Command::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {}
         }
@@ -140,13 +163,25 @@ fn run(
         };
         out.extend(input_fault.update(read));
         out.extend(ctrl.tick(Instant::now(), inputs));
+        let mut relay_error = None;
         if ctrl.unlocked() != relay_unlocked {
             // Retried every tick (to lock above all), reported once.
-            let driven = door.set_unlocked(ctrl.unlocked());
+            let driven = door
+                .set_unlocked(ctrl.unlocked())
+                .map_err(|e| e.to_string());
             if driven.is_ok() {
                 relay_unlocked = ctrl.unlocked();
             }
-            out.extend(relay_fault.update(driven.map_err(|e| e.to_string())));
+            relay_error = driven.as_ref().err().cloned();
+            out.extend(relay_fault.update(driven));
+        }
+        if let Some(reply) = answer {
+            let driven = match relay_error {
+                _ if relay_unlocked => Ok(()),
+                Some(e) => Err(format!("relay not driven: {e}")),
+                None => Err("relay not driven".to_string()),
+            };
+            let _ = reply.send(driven);
         }
         for e in out {
             let _ = events.send(e);
@@ -179,7 +214,7 @@ mod tests {
         let pins = opened.sim.unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let mut door = DoorHandle::spawn(opened.door, sim_config().policy(), stop);
-        assert!(door.unlock());
+        door.unlock().unwrap();
         while pins.relay.transitions().len() < 3 {
             std::thread::sleep(POLL);
         }
@@ -188,7 +223,7 @@ mod tests {
         assert_eq!(levels, vec![false, true, false]);
         assert!(t[2].t_ms - t[1].t_ms >= 200, "{t:?}");
 
-        assert!(door.unlock());
+        door.unlock().unwrap();
         while pins.relay.transitions().len() < 4 {
             std::thread::sleep(POLL);
         }
@@ -223,7 +258,7 @@ mod tests {
             },
             Arc::new(AtomicBool::new(false)),
         );
-        assert!(handle.unlock());
+        handle.unlock().unwrap();
         while !pins.relay.level() {
             std::thread::sleep(POLL);
         }
@@ -305,7 +340,11 @@ mod tests {
     fn a_failing_relay_is_reported_once_and_cleared_once() {
         let (door, pins, _stop) = spawn(600);
         pins.relay.fail(Some(Failure::Error));
-        assert!(door.unlock());
+        let refused = door.unlock().unwrap_err();
+        assert_eq!(
+            refused,
+            "relay not driven: door line failed: relay: simulated line failure"
+        );
         let seen = collect(&door, 1000);
         assert_eq!(faults(&seen), 1, "{seen:?}");
         assert!(
@@ -316,7 +355,7 @@ mod tests {
         );
         assert!(!pins.relay.level());
         pins.relay.fail(None);
-        assert!(door.unlock());
+        door.unlock().unwrap();
         let seen = collect(&door, 200);
         assert_eq!(faults(&seen), 0, "{seen:?}");
         let cleared: Vec<_> = seen
@@ -356,7 +395,7 @@ mod tests {
             std::thread::sleep(POLL);
         }
         assert!(!door.is_alive());
-        assert!(!door.unlock());
+        assert_eq!(door.unlock(), Err(NOT_RUNNING.into()));
         let seen = collect(&door, 100);
         assert_eq!(seen, vec![DoorEvent::Fault(NOT_RUNNING.into())]);
         assert!(door.events().is_empty());

@@ -362,18 +362,20 @@ impl Terminal {
                     (Some(id), Some(name.clone()), Some(score), frames as u16);
                 let trusted = self.check_clock();
                 match validity_problem(valid_from, valid_until, now_unix(), trusted) {
-                    // False if the door thread is gone: nothing moves the relay.
-                    None if self.door.unlock() => {
-                        info!(%name, score, frames, "granted");
-                        self.show(Screen::Granted { name }, hold);
-                    }
-                    None => {
-                        warn!(%name, score, "recognised, but {}", door::NOT_RUNNING);
-                        e.kind = EventKind::DoorFault;
-                        e.detail = Some(door::NOT_RUNNING.into());
-                        let message = "Door not unlocked".to_string();
-                        self.show(Screen::Fault { message }, hold);
-                    }
+                    // Granted only once the door thread has driven the relay.
+                    None => match self.door.unlock() {
+                        Ok(()) => {
+                            info!(%name, score, frames, "granted");
+                            self.show(Screen::Granted { name }, hold);
+                        }
+                        Err(why) => {
+                            warn!(%name, score, "recognised, but {why}");
+                            e.kind = EventKind::DoorFault;
+                            e.detail = Some(why);
+                            let message = "Door not unlocked".to_string();
+                            self.show(Screen::Fault { message }, hold);
+                        }
+                    },
                     Some(reason) => {
                         info!(%name, score, %reason, "denied");
                         e.kind = EventKind::Denied;
