@@ -157,3 +157,33 @@ fn the_terminal_runs_with_every_detector_and_embedder() {
         assert!(started.contains("people"), "{what}: {started}");
     }
 }
+
+/// A crop of another size than the embedder's is refused as a batch (no
+/// embeddings), never run or shifted against the other crops' faces.
+#[test]
+fn every_embedder_refuses_a_batch_with_a_wrong_size_crop() {
+    use facegate::vision::{
+        AlignedFace, Backend, DetectorConfig, LoadOptions, Precision, pipeline::load_embedder,
+    };
+    let options = LoadOptions::new(Backend::default(), Precision::default(), DetectorConfig::default());
+    for kind in EmbedderKind::ALL {
+        let embedder = load_embedder(kind, &common::models(), &options).expect("embedder");
+        let img = facegate::vision::picture::load(
+            &common::shared_data().join("id-photos-wikimedia/person_a_1.jpg"),
+        )
+        .expect("photo");
+        let vision = common::vision(Backend::default(), DetectorConfig::default());
+        let face = vision.largest_face(&img, "person_a_1").expect("face");
+        let good = embedder.align(&img, &face.detection).expect("crop");
+        assert_eq!(embedder.embed(std::slice::from_ref(&good)).len(), 1, "{kind}");
+        let wrong = AlignedFace {
+            size: good.size + 8,
+            bgr: vec![0.0; 3 * (good.size + 8) * (good.size + 8)],
+        };
+        assert!(
+            embedder.embed(&[good.clone(), wrong]).is_empty(),
+            "{kind}: a batch with a {}-pixel crop was embedded",
+            good.size + 8
+        );
+    }
+}

@@ -98,6 +98,15 @@ pub struct AlignedFace {
 }
 
 impl AlignedFace {
+    /// Whether every crop is `size`×`size` with its three planes: an
+    /// embedder runs a batch only if so, so no embedding can land beside
+    /// another face's detection.
+    pub fn all_sized(crops: &[AlignedFace], size: usize) -> bool {
+        crops
+            .iter()
+            .all(|c| c.size == size && c.bgr.len() == 3 * size * size)
+    }
+
     /// The crop as an 8-bit RGB image (for inspection).
     pub fn to_rgb(&self) -> RgbImage {
         let n = self.size;

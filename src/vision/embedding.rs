@@ -45,7 +45,9 @@ pub trait Embedder: std::fmt::Debug {
     fn info(&self) -> &'static EmbedderInfo;
     /// Cuts the crop this model was trained on around `face` in `img`.
     fn align(&self, img: &RgbImage, face: &Detection) -> Option<AlignedFace>;
-    /// Raw (unnormalised) network outputs for a batch of crops.
+    /// Raw (unnormalised) network outputs for a batch of crops, one per
+    /// crop; none at all if a crop is not of the size [`Embedder::align`]
+    /// makes.
     fn run(&self, crops: &[AlignedFace]) -> Vec<Vec<f32>>;
     /// Unit-length embeddings of a batch of crops.
     fn embed(&self, crops: &[AlignedFace]) -> Vec<Embedding> {

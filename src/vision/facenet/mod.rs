@@ -120,11 +120,10 @@ impl Embedder for FaceNetEmbedder {
     }
 
     fn run(&self, crops: &[AlignedFace]) -> Vec<Vec<f32>> {
-        let crops: Vec<&AlignedFace> = crops.iter().filter(|c| c.size == INPUT_SIZE).collect();
-        if crops.is_empty() {
+        if crops.is_empty() || !AlignedFace::all_sized(crops, INPUT_SIZE) {
             return Vec::new();
         }
-        let data: Vec<f32> = crops.iter().flat_map(|c| standardise(c)).collect();
+        let data: Vec<f32> = crops.iter().flat_map(standardise).collect();
         self.run_standardised(data, crops.len())
     }
 }

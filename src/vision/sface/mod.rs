@@ -84,7 +84,7 @@ impl Embedder for SFaceEmbedder {
     }
 
     fn run(&self, faces: &[AlignedFace]) -> Vec<Vec<f32>> {
-        if faces.is_empty() {
+        if faces.is_empty() || !AlignedFace::all_sized(faces, INPUT_SIZE) {
             return Vec::new();
         }
         let data: Vec<f32> = faces.iter().flat_map(|f| f.bgr.iter().copied()).collect();
