@@ -29,19 +29,7 @@ sets=(
     "LFW all genuine pairs, 2 photos/person, 1M impostor pairs|$data/lfw-deepfunneled|--per-person 2 --min-photos 2 --max-impostors 1000000"
 )
 
-row() { # label, calibrate JSON
-    "$FACEGATE_PYTHON" - "$1" "$2" <<'PY'
-import json, sys
-label, j = sys.argv[1], json.loads(sys.argv[2])
-c = j["calibration"]
-tar = {p["far"]: p for p in c["points"]}
-def cell(far):
-    p = tar[far]
-    return f"{100 * p['tar']:.2f} %" + (" (extrap.)" if p["extrapolated"] else "")
-print(f"| {label} | {c['genuine']} / {c['impostor']} | {j['pairs_without_face']} | "
-      f"{cell(0.01)} | {cell(0.001)} | {cell(0.0001)} | {100 * c['eer']:.2f} % | {c['eer_threshold']:.3f} |")
-PY
-}
+row() { "$FACEGATE_PYTHON" scripts/calibration_row.py "$1" "$2" 0.01,0.001,0.0001; }
 
 echo "| set, system | genuine / impostor pairs | pairs without a face | TAR @ FAR 1e-2 | TAR @ 1e-3 | TAR @ 1e-4 | EER | EER threshold |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
