@@ -1,5 +1,6 @@
-//! `facegate run`'s pipeline speed with a 10k-person gallery (int8 and fp32
-//! models), beside the same pipeline in OpenCV
+//! `facegate run`'s pipeline speed with a 10k-person gallery (the default
+//! YuNet + SFace with int8 and fp32 models, every other detector × embedder
+//! with the default precision), beside the same pipeline in OpenCV
 //! (`scripts/bench_pipeline_opencv.py`) and dlib's `face_recognition`
 //! (`scripts/bench_pipeline_dlib.py`) on the same 640×480 frames, in
 //! alternating rounds. Prints frames per second, the per-stage milliseconds and
@@ -16,10 +17,9 @@ use facegate::camera::replay::letterbox;
 use facegate::config::Config;
 use facegate::gallery::{Gallery, Person, dequantise, quantise};
 use facegate::terminal::{Stats, Terminal};
-use facegate::vision::sface::{DEFAULT_COSINE_THRESHOLD, EMBEDDING_DIM, MODEL_ID};
 use facegate::vision::{
-    Backend, DetectorConfig, Embedding, LoadOptions, ModelPaths, Precision, Vision, VisionConfig,
-    picture,
+    Backend, DetectorConfig, DetectorKind, EmbedderKind, Embedding, LoadOptions, ModelPaths,
+    Precision, Vision, VisionConfig, picture,
 };
 
 const PEOPLE: usize = 10_000;
@@ -41,44 +41,55 @@ fn main() {
     let work = std::env::temp_dir().join(format!("facegate-bench-run-{}", std::process::id()));
     std::fs::create_dir_all(work.join("frames")).expect("work dir");
 
-    // The gallery: the two enrolled people plus synthetic ones up to 10k.
-    let options = LoadOptions::new(
-        Backend::default(),
-        Precision::default(),
-        DetectorConfig::default(),
-    );
-    let vision = Vision::load(&models, VisionConfig::default(), &options)
-        .expect("models (scripts/fetch-models.sh)");
-    let mut gallery = Gallery::new(
-        MODEL_ID,
-        facegate::vision::sface::WEIGHTS_SHA256,
-        EMBEDDING_DIM as u16,
-        DEFAULT_COSINE_THRESHOLD,
-    );
-    for (i, photo) in ["person_a_1.jpg", "person_b_1.jpg"].iter().enumerate() {
-        let img = picture::load(&ids.join(photo)).expect("id photo");
-        let face = vision.largest_face(&img, photo).expect("face");
+    // A gallery per embedder: the two enrolled people plus synthetic ones
+    // up to 10k.
+    for embedder in EmbedderKind::ALL {
+        let options = LoadOptions::new(
+            Backend::default(),
+            Precision::default(),
+            DetectorConfig::default(),
+        );
+        let config = VisionConfig {
+            embedder,
+            ..VisionConfig::default()
+        };
+        let vision =
+            Vision::load(&models, config, &options).expect("models (scripts/fetch-models.sh)");
+        let info = vision.info();
+        let mut gallery = Gallery::new(
+            info.model_id,
+            info.weights_sha256,
+            info.dim as u16,
+            info.default_threshold,
+        );
+        for (i, photo) in ["person_a_1.jpg", "person_b_1.jpg"].iter().enumerate() {
+            let img = picture::load(&ids.join(photo)).expect("id photo");
+            let face = vision.largest_face(&img, photo).expect("face");
+            gallery
+                .body
+                .persons
+                .push(person(i as u32 + 1, photo, &face.embedding));
+        }
+        let gallery = facegate::gallery::synthetic(gallery, PEOPLE);
         gallery
-            .body
-            .persons
-            .push(person(i as u32 + 1, photo, &face.embedding));
+            .save(&work.join(format!("gallery-{embedder}.fgal")), None)
+            .expect("save");
+        if embedder == EmbedderKind::default() {
+            // The references search the default embedder's templates.
+            let matrix: Vec<u8> = gallery
+                .persons()
+                .iter()
+                .flat_map(|p| dequantise(&p.templates[0]).0)
+                .flat_map(f32::to_le_bytes)
+                .collect();
+            std::fs::write(work.join("gallery.f32"), matrix).expect("gallery.f32");
+            std::fs::write(
+                work.join("gallery.json"),
+                format!("{{\"rows\": {PEOPLE}, \"dim\": {}}}", info.dim),
+            )
+            .expect("gallery.json");
+        }
     }
-    let gallery = facegate::gallery::synthetic(gallery, PEOPLE);
-    gallery
-        .save(&work.join("gallery.fgal"), None)
-        .expect("save");
-    let matrix: Vec<u8> = gallery
-        .persons()
-        .iter()
-        .flat_map(|p| dequantise(&p.templates[0]).0)
-        .flat_map(f32::to_le_bytes)
-        .collect();
-    std::fs::write(work.join("gallery.f32"), matrix).expect("gallery.f32");
-    std::fs::write(
-        work.join("gallery.json"),
-        format!("{{\"rows\": {PEOPLE}, \"dim\": {EMBEDDING_DIM}}}"),
-    )
-    .expect("gallery.json");
 
     // The frames: people at the door, an unknown one, an empty hall.
     let pictures = ["person_a_2.jpg", "impostor_1.jpg", "person_b_2.jpg"];
@@ -100,23 +111,36 @@ fn main() {
         }
     }
     std::fs::write(work.join("scene.txt"), playlist).expect("playlist");
-    for precision in Precision::ALL {
-        let config_text = format!(
-            "[terminal]\ngallery = \"gallery.fgal\"\nrequire_signature = false\nmodels = \"{}\"\nprecision = \"{precision}\"\n\
-             [camera.replay]\npath = \"scene.txt\"\nfps = 10\n\
-             [door]\npulse_ms = 1\n[door.sim]\n[events]\npath = \"events.log\"\n",
-            models.dir().display()
-        );
-        std::fs::write(work.join(format!("{precision}.toml")), config_text).expect("config");
+    let mut setups = Vec::new();
+    for detector in DetectorKind::ALL {
+        for embedder in EmbedderKind::ALL {
+            let vision = VisionConfig { detector, embedder };
+            for precision in Precision::ALL {
+                if vision != VisionConfig::default() && precision != Precision::default() {
+                    continue;
+                }
+                let label = format!("{detector} + {embedder}, {precision}");
+                let config_text = format!(
+                    "[terminal]\ngallery = \"gallery-{embedder}.fgal\"\nrequire_signature = false\nmodels = \"{}\"\nprecision = \"{precision}\"\n\
+                     [vision]\ndetector = \"{detector}\"\nembedder = \"{embedder}\"\n\
+                     [camera.replay]\npath = \"scene.txt\"\nfps = 10\n\
+                     [door]\npulse_ms = 1\n[door.sim]\n[events]\npath = \"events.log\"\n",
+                    models.dir().display()
+                );
+                let path = work.join(format!("{detector}-{embedder}-{precision}.toml"));
+                std::fs::write(&path, config_text).expect("config");
+                setups.push((label, path));
+            }
+        }
     }
 
     let python = std::env::var("FACEGATE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let mut best: Vec<Option<Stats>> = vec![None; Precision::ALL.len()];
+    let mut best: Vec<Option<Stats>> = vec![None; setups.len()];
     let mut reference = f64::INFINITY;
     let mut dlib = f64::INFINITY;
     for _ in 0..ROUNDS {
-        for (i, precision) in Precision::ALL.iter().enumerate() {
-            let stats = run(&work.join(format!("{precision}.toml")));
+        for (i, (_, config)) in setups.iter().enumerate() {
+            let stats = run(config);
             if best[i].as_ref().is_none_or(|b| stats.wall < b.wall) {
                 best[i] = Some(stats);
             }
@@ -150,14 +174,14 @@ fn main() {
     let ms = |d: std::time::Duration, n: u64| d.as_secs_f64() * 1e3 / n.max(1) as f64;
     println!("#### facegate run, {PEOPLE}-person gallery, 640x480 frames, {threads} thread(s)");
     println!(
-        "| models | capture ms/frame | detect (320x240) ms/frame | align ms/face | embed ms/face | search 10k ms/face | **ms/frame** | fps | / OpenCV {reference:.2} ms | / dlib {dlib:.1} ms |"
+        "| models | capture ms/frame | detect ms/frame | align ms/face | embed ms/face | search 10k ms/face | **ms/frame** | fps | / OpenCV {reference:.2} ms | / dlib {dlib:.1} ms |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (precision, s) in Precision::ALL.iter().zip(&best) {
+    for ((label, _), s) in setups.iter().zip(&best) {
         let Some(s) = s else { continue };
         let per_frame = ms(s.wall, s.frames);
         println!(
-            "| facegate {precision} | {:.2} | {:.2} | {:.3} | {:.2} | {:.3} | **{per_frame:.2}** | {:.1} | {:.2}x | {:.3}x |",
+            "| facegate {label} | {:.2} | {:.2} | {:.3} | {:.2} | {:.3} | **{per_frame:.2}** | {:.1} | {:.2}x | {:.3}x |",
             ms(s.capture, s.frames),
             ms(s.detect, s.frames),
             ms(s.align, s.faces),

