@@ -32,7 +32,7 @@ echo "== root partition (ext4)"
 dd if="$img" of="$work/root.ext4" bs=512 skip="$root_start" count="$root_size" status=none
 dump() { debugfs -R "$1" "$work/root.ext4" 2>/dev/null; }
 dump "stats" | grep -q 'Filesystem volume name:   FGROOT' || fail "root is not labelled FGROOT"
-for f in /usr/bin/facegate /usr/share/facegate/models/yunet-int8.bpk /usr/share/facegate/models/sface-int8.bpk \
+for f in /usr/bin/facegate /usr/share/facegate/models/retinaface-int8.bpk /usr/share/facegate/models/yunet-int8.bpk /usr/share/facegate/models/sface-int8.bpk \
          /etc/facegate/facegate.toml /lib/systemd/system/facegate.service \
          /lib/systemd/system/facegate-usb@.service /lib/udev/rules.d/90-facegate-usb.rules \
          /usr/lib/facegate/usb-import /usr/lib/facegate/firstboot /var/lib/facegate/inbox; do

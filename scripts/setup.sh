@@ -61,7 +61,8 @@ ensure_torch_python() {
 # facegate binary given, or a debug build.
 ensure_models() {
     local m=$root/models
-    [ -f "$m/yunet.bpk" ] && [ -f "$m/sface.bpk" ] && [ -f "$m/yunet-int8.bpk" ] && [ -f "$m/sface-int8.bpk" ] && return 0
+    [ -f "$m/yunet.bpk" ] && [ -f "$m/sface.bpk" ] && [ -f "$m/yunet-int8.bpk" ] && [ -f "$m/sface-int8.bpk" ] &&
+        [ -f "$m/retinaface.bpk" ] && [ -f "$m/retinaface-int8.bpk" ] && return 0
     local bin=${1:-}
     if [ -z "$bin" ]; then
         (cd "$root" && cargo build -q)

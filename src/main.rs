@@ -30,7 +30,7 @@ struct Cli {
     /// Worker threads for the models (default: all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
-    /// Face detector (default: the board config's `[vision]`, else yunet).
+    /// Face detector (default: the board config's `[vision]`, else retinaface).
     #[arg(long, global = true)]
     detector: Option<DetectorKind>,
     /// Face embedder (default: the board config's `[vision]`, else sface).
@@ -89,7 +89,7 @@ enum Command {
         /// Write each file's outcome as JSON here.
         #[arg(long)]
         report: Option<PathBuf>,
-        /// Match threshold to store (default: the previous gallery's, else 0.363).
+        /// Match threshold to store (default: the previous gallery's, else the embedder's).
         #[arg(long)]
         threshold: Option<f32>,
         /// --keys and --allow-unverified for the --update gallery.

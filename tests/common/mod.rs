@@ -30,19 +30,21 @@ pub fn models() -> ModelPaths {
     assert!(
         Precision::ALL
             .iter()
-            .all(|&p| paths.record("yunet", p).exists() && paths.record("sface", p).exists()),
+            .all(|&p| ["yunet", "retinaface", "sface"]
+                .iter()
+                .all(|m| paths.record(m, p).exists())),
         "models missing in {}: run scripts/fetch-models.sh",
         paths.dir().display()
     );
     paths
 }
 
-/// Both models on `backend` at the default precision (int8).
+/// The default detector and embedder on `backend` at the default precision (int8).
 pub fn vision(backend: Backend, config: DetectorConfig) -> Vision {
     vision_at(backend, Precision::default(), config)
 }
 
-/// Both models on `backend` at `precision`.
+/// The default detector and embedder on `backend` at `precision`.
 pub fn vision_at(backend: Backend, precision: Precision, config: DetectorConfig) -> Vision {
     let options = LoadOptions::new(backend, precision, config);
     Vision::load(&models(), VisionConfig::default(), &options)
