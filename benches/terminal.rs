@@ -60,7 +60,7 @@ fn main() {
             info.model_id,
             info.weights_sha256,
             info.dim as u16,
-            info.default_threshold,
+            vision.default_threshold(),
         );
         for (i, photo) in ["person_a_1.jpg", "person_b_1.jpg"].iter().enumerate() {
             let img = picture::load(&ids.join(photo)).expect("id photo");

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use facegate::enroll::{self, Outcome};
 use facegate::gallery::{Gallery, Index, Policy};
-use facegate::vision::sface::{DEFAULT_COSINE_THRESHOLD, EMBEDDING_DIM, MODEL_ID};
+use facegate::vision::sface::{EMBEDDING_DIM, MODEL_ID};
 use facegate::vision::{Backend, DetectorConfig, picture};
 use serde_json::Value;
 
@@ -43,7 +43,7 @@ fn new_gallery() -> Gallery {
         MODEL_ID,
         facegate::vision::sface::WEIGHTS_SHA256,
         EMBEDDING_DIM as u16,
-        DEFAULT_COSINE_THRESHOLD,
+        facegate::vision::VisionConfig::default().default_threshold(),
     )
 }
 

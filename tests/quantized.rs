@@ -105,7 +105,7 @@ fn int8_adds_no_error_on_dlib_johns() {
         let at_default = sets::errors_at(
             &genuine,
             &impostor,
-            facegate::vision::DEFAULT_COSINE_THRESHOLD,
+            facegate::vision::VisionConfig::default().default_threshold(),
         );
         errors.push((best, at_default, t));
     }

@@ -165,7 +165,11 @@ fn every_embedder_refuses_a_batch_with_a_wrong_size_crop() {
     use facegate::vision::{
         AlignedFace, Backend, DetectorConfig, LoadOptions, Precision, pipeline::load_embedder,
     };
-    let options = LoadOptions::new(Backend::default(), Precision::default(), DetectorConfig::default());
+    let options = LoadOptions::new(
+        Backend::default(),
+        Precision::default(),
+        DetectorConfig::default(),
+    );
     for kind in EmbedderKind::ALL {
         let embedder = load_embedder(kind, &common::models(), &options).expect("embedder");
         let img = facegate::vision::picture::load(
@@ -175,7 +179,11 @@ fn every_embedder_refuses_a_batch_with_a_wrong_size_crop() {
         let vision = common::vision(Backend::default(), DetectorConfig::default());
         let face = vision.largest_face(&img, "person_a_1").expect("face");
         let good = embedder.align(&img, &face.detection).expect("crop");
-        assert_eq!(embedder.embed(std::slice::from_ref(&good)).len(), 1, "{kind}");
+        assert_eq!(
+            embedder.embed(std::slice::from_ref(&good)).len(),
+            1,
+            "{kind}"
+        );
         let wrong = AlignedFace {
             size: good.size + 8,
             bgr: vec![0.0; 3 * (good.size + 8) * (good.size + 8)],

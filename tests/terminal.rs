@@ -11,7 +11,6 @@ use common::scene::{Scene, offer, read_relay, require_signed_updates, signed_gal
 use facegate::events::{self, Event, EventKind};
 use facegate::gallery::Gallery;
 use facegate::terminal::Terminal;
-use facegate::vision::sface::DEFAULT_COSINE_THRESHOLD;
 
 #[test]
 fn enrolled_person_gets_exactly_one_pulse() {
@@ -29,7 +28,9 @@ fn enrolled_person_gets_exactly_one_pulse() {
         .find(|e| e.kind == EventKind::Granted)
         .unwrap();
     assert_eq!(granted.name.as_deref(), Some("Emmanuel Macron"));
-    assert!(granted.score.unwrap() >= DEFAULT_COSINE_THRESHOLD);
+    assert!(
+        granted.score.unwrap() >= facegate::vision::VisionConfig::default().default_threshold()
+    );
     assert!(granted.frames >= 3);
     let pulse = out.pulse_ms();
     assert!(
@@ -53,7 +54,7 @@ fn unknown_face_is_denied_without_a_pulse() {
         .iter()
         .find(|e| e.kind == EventKind::Unknown)
         .unwrap();
-    assert!(unknown.score.unwrap() < DEFAULT_COSINE_THRESHOLD);
+    assert!(unknown.score.unwrap() < facegate::vision::VisionConfig::default().default_threshold());
     assert_eq!(
         out.relay_levels(),
         vec![false],

@@ -173,7 +173,7 @@ pub fn enroll(vision: &Vision, a: EnrollArgs, as_json: bool) -> Result<()> {
     let threshold = a
         .threshold
         .or(previous.as_ref().map(|g| g.header().threshold))
-        .unwrap_or(info.default_threshold);
+        .unwrap_or(vision.default_threshold());
     let mut base = Gallery::new(
         info.model_id,
         info.weights_sha256,

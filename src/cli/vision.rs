@@ -48,7 +48,7 @@ pub fn compare(
     threshold: Option<f32>,
     as_json: bool,
 ) -> Result<ExitCode> {
-    let threshold = threshold.unwrap_or(vision.info().default_threshold);
+    let threshold = threshold.unwrap_or(vision.default_threshold());
     let (fa, fb) = (largest(vision, a)?, largest(vision, b)?);
     let cosine = fa.embedding.cosine(&fb.embedding);
     let l2 = fa.embedding.l2(&fb.embedding);

@@ -13,7 +13,7 @@ use facegate::enroll;
 use facegate::events::{self, Event, EventKind};
 use facegate::gallery::Gallery;
 use facegate::terminal::Terminal;
-use facegate::vision::sface::{DEFAULT_COSINE_THRESHOLD, EMBEDDING_DIM, MODEL_ID};
+use facegate::vision::sface::{EMBEDDING_DIM, MODEL_ID};
 use facegate::vision::{Backend, DetectorConfig};
 
 /// A scene: a gallery of two people enrolled from ID photos, a playlist, door
@@ -42,7 +42,7 @@ impl Scene {
             MODEL_ID,
             facegate::vision::sface::WEIGHTS_SHA256,
             EMBEDDING_DIM as u16,
-            DEFAULT_COSINE_THRESHOLD,
+            vision.default_threshold(),
         );
         let (gallery, report) = enroll::enroll(
             &vision,
