@@ -16,29 +16,25 @@
 //! whole pyramid, min face 20). The whole terminal per frame is
 //! `benches/terminal.rs`.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
+
+use common::{Case, Env, median_ms as median, write_cases};
 
 use facegate::camera::replay::letterbox;
 use facegate::vision::facenet::{FaceNetEmbedder, box_crop, standardise};
 use facegate::vision::mtcnn::{MtcnnDetector, area_resize, pyramid};
 use facegate::vision::yunet::DetectorInput;
 use facegate::vision::{
-    Backend, DetectorConfig, DetectorKind, LoadOptions, ModelPaths, Precision, RetinaFaceDetector,
-    Vision, VisionConfig, picture,
+    Backend, DetectorConfig, DetectorKind, LoadOptions, Precision, RetinaFaceDetector, Vision,
+    VisionConfig, picture,
 };
 use image::RgbImage;
 use image::imageops::FilterType;
 
 const ROUNDS: usize = 3;
-
-struct Case {
-    name: &'static str,
-    model: &'static str,
-    shape: Vec<usize>,
-    data: Vec<f32>,
-}
 
 /// The burn models of one precision.
 struct Loaded {
@@ -48,17 +44,13 @@ struct Loaded {
 }
 
 fn main() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let iters: usize = std::env::var("BENCH_ITERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
-    let threads = rayon::current_num_threads();
-    let models = ModelPaths::new(
-        std::env::var_os("FACEGATE_MODELS").map_or(root.join("models"), PathBuf::from),
-    );
-    let shared =
-        std::env::var_os("FACEGATE_SHARED_DATA").map_or(root.join("../shared/data"), PathBuf::from);
+    let Env {
+        root,
+        models,
+        shared,
+        iters,
+        threads,
+    } = Env::new();
     let scene = picture::load(&shared.join("dlib-faces/2008_001322.jpg")).expect("scene photo");
     let portrait =
         picture::load(&shared.join("id-photos-wikimedia/person_b_1.jpg")).expect("portrait");
@@ -125,7 +117,9 @@ fn main() {
     let _ = std::fs::remove_dir_all(&work);
 
     println!("\n{threads} thread(s); median ms, best of {ROUNDS} alternating rounds");
-    println!("| case | threads | burn (flex), weights | burn ms | reference | reference ms | burn / reference |");
+    println!(
+        "| case | threads | burn (flex), weights | burn ms | reference | reference ms | burn / reference |"
+    );
     println!("|---|---|---|---:|---|---:|---:|");
     for (i, case) in cases.iter().enumerate() {
         let runtime = if case.model == "facenet" {
@@ -207,9 +201,10 @@ fn cases(scene: &RgbImage, portrait: &RgbImage, models: &Loaded) -> Vec<Case> {
             data,
         });
     }
-    let face = facegate::vision::Detection::largest(
-        &facegate::vision::Detector::detect(&models.retinaface, portrait),
-    )
+    let face = facegate::vision::Detection::largest(&facegate::vision::Detector::detect(
+        &models.retinaface,
+        portrait,
+    ))
     .copied()
     .expect("a face in the portrait");
     let crop = box_crop(portrait, &face).expect("crop");
@@ -244,41 +239,6 @@ fn run(models: &Loaded, case: &Case) {
             std::hint::black_box(models.facenet.run_standardised(data, case.shape[0]));
         }
     }
-}
-
-/// Median ms of `iters` calls after 3 warm-ups.
-fn median(iters: usize, mut f: impl FnMut()) -> f64 {
-    for _ in 0..3 {
-        f();
-    }
-    let mut times: Vec<f64> = (0..iters.max(1))
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
-}
-
-fn write_cases(work: &Path, cases: &[Case]) {
-    std::fs::create_dir_all(work).expect("work dir");
-    let manifest: Vec<_> = cases
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let file = format!("{i}.f32");
-            let bytes: Vec<u8> = c.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-            std::fs::write(work.join(&file), bytes).expect("write input");
-            serde_json::json!({"name": c.name, "model": c.model, "shape": c.shape, "file": file})
-        })
-        .collect();
-    std::fs::write(
-        work.join("cases.json"),
-        serde_json::to_string(&manifest).expect("json"),
-    )
-    .expect("write cases.json");
 }
 
 /// Per case: the reference runtime's median ms (onnxruntime in the main

@@ -9,38 +9,30 @@
 //! tensors, in alternating rounds; the best round median of each is reported
 //! with the ratios burn / onnxruntime.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
+
+use common::{Case, Env, median_ms, write_cases};
 
 use facegate::vision::yunet::DetectorInput;
 use facegate::vision::{
-    Backend, DetectorConfig, Embedder, Int8Weights, LoadOptions, ModelPaths, Precision,
-    SFaceEmbedder, Vision, VisionConfig, YuNetDetector, align, picture,
+    Backend, DetectorConfig, Embedder, Int8Weights, LoadOptions, Precision, SFaceEmbedder, Vision,
+    VisionConfig, YuNetDetector, align, picture,
 };
 use image::imageops::FilterType;
 
 const ROUNDS: usize = 3;
 
-struct Case {
-    name: &'static str,
-    model: &'static str,
-    shape: Vec<usize>,
-    data: Vec<f32>,
-}
-
 fn main() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let iters: usize = std::env::var("BENCH_ITERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
-    let threads = rayon::current_num_threads();
-    let models = ModelPaths::new(
-        std::env::var_os("FACEGATE_MODELS").map_or(root.join("models"), PathBuf::from),
-    );
-    let shared =
-        std::env::var_os("FACEGATE_SHARED_DATA").map_or(root.join("../shared/data"), PathBuf::from);
+    let Env {
+        root,
+        models,
+        shared,
+        iters,
+        threads,
+    } = Env::new();
     let scene = picture::load(&shared.join("dlib-faces/2008_001322.jpg")).expect("scene photo");
     let portrait =
         picture::load(&shared.join("id-photos-wikimedia/person_b_1.jpg")).expect("portrait");
@@ -79,22 +71,7 @@ fn main() {
     });
 
     let work = std::env::temp_dir().join(format!("facegate-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&work).expect("work dir");
-    let manifest: Vec<_> = cases
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let file = format!("{i}.f32");
-            let bytes: Vec<u8> = c.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-            std::fs::write(work.join(&file), bytes).expect("write input");
-            serde_json::json!({"name": c.name, "model": c.model, "shape": c.shape, "file": file})
-        })
-        .collect();
-    std::fs::write(
-        work.join("cases.json"),
-        serde_json::to_string(&manifest).expect("json"),
-    )
-    .expect("write");
+    write_cases(&work, &cases);
 
     // (backend, label, models) for every backend × weight variant.
     let variants = [
@@ -185,18 +162,7 @@ fn time_burn(
             std::hint::black_box(embedder.run(std::slice::from_ref(&crop)));
         }
     };
-    for _ in 0..3 {
-        run();
-    }
-    let mut times: Vec<f64> = (0..iters)
-        .map(|_| {
-            let t = Instant::now();
-            run();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    median_ms(iters, run)
 }
 
 /// Per case: [int8bq, fp32] median ms.
