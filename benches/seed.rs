@@ -29,7 +29,7 @@ use facegate::vision::mtcnn::{MtcnnDetector, area_resize, pyramid};
 use facegate::vision::yunet::DetectorInput;
 use facegate::vision::{
     Backend, DetectorConfig, DetectorKind, LoadOptions, Precision, RetinaFaceDetector, Vision,
-    VisionConfig, picture,
+    VisionConfig,
 };
 use image::RgbImage;
 use image::imageops::FilterType;
@@ -44,16 +44,15 @@ struct Loaded {
 }
 
 fn main() {
+    let env = Env::new();
+    let (scene, portrait) = env.pictures();
     let Env {
         root,
         models,
-        shared,
         iters,
         threads,
-    } = Env::new();
-    let scene = picture::load(&shared.join("dlib-faces/2008_001322.jpg")).expect("scene photo");
-    let portrait =
-        picture::load(&shared.join("id-photos-wikimedia/person_b_1.jpg")).expect("portrait");
+        ..
+    } = env;
     let frame = letterbox(&portrait, (640, 480));
 
     let load = |precision| {

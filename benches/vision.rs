@@ -19,23 +19,22 @@ use common::{Case, Env, median_ms, write_cases};
 use facegate::vision::yunet::DetectorInput;
 use facegate::vision::{
     Backend, DetectorConfig, Embedder, Int8Weights, LoadOptions, Precision, SFaceEmbedder, Vision,
-    VisionConfig, YuNetDetector, align, picture,
+    VisionConfig, YuNetDetector, align,
 };
 use image::imageops::FilterType;
 
 const ROUNDS: usize = 3;
 
 fn main() {
+    let env = Env::new();
+    let (scene, portrait) = env.pictures();
     let Env {
         root,
         models,
-        shared,
         iters,
         threads,
-    } = Env::new();
-    let scene = picture::load(&shared.join("dlib-faces/2008_001322.jpg")).expect("scene photo");
-    let portrait =
-        picture::load(&shared.join("id-photos-wikimedia/person_b_1.jpg")).expect("portrait");
+        ..
+    } = env;
 
     let mut cases = Vec::new();
     for (name, w, h) in [("yunet 320x240", 320, 240), ("yunet 640x480", 640, 480)] {

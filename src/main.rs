@@ -89,7 +89,8 @@ enum Command {
         /// Write each file's outcome as JSON here.
         #[arg(long)]
         report: Option<PathBuf>,
-        /// Match threshold to store (default: the previous gallery's, else the embedder's).
+        /// Match threshold to store (default: the previous gallery's, else the one
+        /// calibrated for the detector and embedder).
         #[arg(long)]
         threshold: Option<f32>,
         /// --keys and --allow-unverified for the --update gallery.

@@ -42,6 +42,17 @@ impl Env {
     }
 }
 
+impl Env {
+    /// The benches' two pictures: a dlib-faces scene and an ID portrait.
+    pub fn pictures(&self) -> (image::RgbImage, image::RgbImage) {
+        let load = |p: &str| facegate::vision::picture::load(&self.shared.join(p)).expect(p);
+        (
+            load("dlib-faces/2008_001322.jpg"),
+            load("id-photos-wikimedia/person_b_1.jpg"),
+        )
+    }
+}
+
 /// One input tensor, timed in burn and by a reference script.
 pub struct Case {
     pub name: &'static str,
