@@ -74,9 +74,22 @@ echo pull-down >"$CONTACT" # reed switch closed: door shut
 echo pull-up >"$EXIT"      # button released (active low)
 log "gpio-sim $(cat "$G/bank0/chip_name"): $(grep -cE '[(](GPIO17|GPIO27|GPIO22) ' /sys/kernel/debug/gpio) lines named like the Pi's"
 
-# vivid: HDMI capture /dev/video0 loops back output /dev/video1.
+# vivid: HDMI capture /dev/video0 loops back output /dev/video1, but only
+# while both run the same DV timings, and a node that is streaming refuses
+# new ones (EBUSY). The terminal opens /dev/hil-camera (board/qemu.toml),
+# which appears only once the timings are set, as udev's /dev/v4l links do
+# on a board: binding vivid cannot race the terminal to the node.
+camera_up() {
+    echo vivid.0 >/sys/bus/platform/drivers/vivid/bind 2>/dev/null || [ -e /dev/video0 ]
+    $HIL timings /dev/video0 || fail "setting vivid's capture timings"
+    ln -sfn /dev/video0 /dev/hil-camera
+}
+camera_down() {
+    rm -f /dev/hil-camera
+    echo vivid.0 >/sys/bus/platform/drivers/vivid/unbind
+}
 show blank
-$HIL timings /dev/video0 || fail "setting vivid's capture timings"
+camera_up
 $HIL feed /dev/video1 /run/show 10 >"$O/feed.log" 2>&1 &
 $HIL sample "$O/relay.log" "$RELAY" &
 wait_until 20 'grep -q streaming "$O/feed.log"' || fail "feeder did not start"
@@ -112,6 +125,7 @@ approach() {
     if ! wait_until 300 '[ "$(rises)" -gt "$base" ]'; then
         show blank
         fail "$1: no relay pulse within 300 s"
+        tail -5 "$O/facegate.log"
         return
     fi
     show blank
@@ -154,7 +168,7 @@ fi
 # 1. Start-up on an empty device with the camera missing (vivid unbound):
 # the door and the exit button work at once; the camera is picked up when
 # it appears, the first gallery when it arrives in the inbox.
-echo vivid.0 >/sys/bus/platform/drivers/vivid/unbind
+camera_down
 log "vivid unbound, no gallery installed"
 start_terminal $H/facegate nocamera
 if wait_event 600 no-gallery; then
@@ -171,7 +185,7 @@ else
 fi
 wait_event 60 camera-lost && pass "start-up without a camera: camera-lost event" ||
     fail "start-up without a camera: no camera-lost event"
-echo vivid.0 >/sys/bus/platform/drivers/vivid/bind && $HIL timings /dev/video0
+camera_up
 log "vivid bound"
 wait_event 120 camera-recovered && pass "camera appeared: camera-recovered event" ||
     fail "camera appeared: no camera-recovered event"
@@ -249,11 +263,11 @@ wait_event 10 door-closed && pass "door closed: event logged" || fail "no door-c
 
 # 6. The camera goes away (vivid unbound) and comes back.
 lost=$(events camera-lost)
-echo vivid.0 >/sys/bus/platform/drivers/vivid/unbind
+camera_down
 log "vivid unbound"
 wait_event 30 camera-lost $((lost + 1)) && pass "camera unbound: camera-lost event" || fail "no camera-lost event"
 sleep 3
-echo vivid.0 >/sys/bus/platform/drivers/vivid/bind && $HIL timings /dev/video0
+camera_up
 log "vivid bound again"
 if wait_event 60 camera-recovered; then
     pass "camera back: camera-recovered event"
