@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The VM test (issue #14): the real aarch64 facegate binary on a real arm64
-# Linux kernel (Debian bookworm's 6.1) under qemu-system-aarch64 (TCG), with
+# Linux kernel (Debian bookworm's 6.1, or sid's 7.x) under qemu-system-aarch64 (TCG), with
 # vivid as the camera and gpio-sim as the door's GPIO lines. Builds what it
 # needs (downloads cached under ~/.cache/facegate/hil), boots the guest, runs
 # scripts/hil/scenarios.sh there and exits with its status (non-zero when a
@@ -10,6 +10,8 @@
 #   FACEGATE_LOG=debug scripts/test-hil.sh   the terminal logs per-frame spans
 #   HIL_BEFORE=OLD/facegate scripts/test-hil.sh   also measure an older aarch64
 #                                  binary's face-to-pulse lag first (docs/hil.md)
+#   HIL_KERNEL=sid scripts/test-hil.sh   on Debian unstable's newest kernel,
+#                                  whose GPIO uAPI is v2 only (no CONFIG_GPIO_CDEV_V1)
 #
 # Output: ${CARGO_TARGET_DIR:-target}/hil/out/ (scenarios.log, facegate.log,
 # relay.log, events.log, console.log).
@@ -34,13 +36,20 @@ if ! command -v qemu-system-aarch64 >/dev/null; then
         -t bookworm-backports qemu-system-arm >/dev/null
 fi
 command -v depmod >/dev/null || PATH=$PATH:/usr/sbin:/sbin
-need_pkgs kmod cpio
+need_pkgs kmod cpio xz-utils
 toolchain=$(scripts/cross.sh)
 
 echo "== kernel, headers, gpio-sim" >&2
 source scripts/hil/fetch.sh
-source scripts/hil/gpio-sim.sh
-echo "hil: kernel $KVER" >&2
+# gpio-sim: a module of the kernel's own when it ships one (sid), else built.
+if modprobe -d "$KDIR" -S "$KVER" --show-depends gpio-sim >/dev/null 2>&1 ||
+    { depmod -b "$KDIR" "$KVER" && modprobe -d "$KDIR" -S "$KVER" --show-depends gpio-sim >/dev/null 2>&1; }; then
+    GPIO_SIM_DIR=
+else
+    source scripts/hil/gpio-sim.sh
+fi
+cdev_v1=$(grep -q '^CONFIG_GPIO_CDEV_V1=y' "$MODS/config" "$KDIR/boot/config-$KVER" 2>/dev/null && echo "v1 and v2" || echo "v2 only")
+echo "hil: kernel $KVER (GPIO uAPI $cdev_v1)" >&2
 
 echo "== building facegate (host, for enrolment) and facegate + facegate-hil (aarch64, debug)" >&2
 # HIL_HOST_FACEGATE: an x86 facegate binary already built (enrolment only).
@@ -78,23 +87,31 @@ ln -s busybox "$rd/bin/sh"
 for lib in ld-linux-aarch64.so.1 libc.so.6 libm.so.6 libgcc_s.so.1; do
     cp -L "/usr/aarch64-linux-gnu/lib/$lib" "$rd/lib/"
 done
-mods=$KDIR/lib/modules/$KVER
-[ -e "$mods/modules.dep" ] || depmod -b "$KDIR" "$KVER"
+[ -e "$MODS/modules.dep" ] || depmod -b "$KDIR" "$KVER"
 : >"$rd/lib/modules/order"
-add_module() { # PATH [ARGS]: once each, in dependency order
+add_module() { # PATH [ARGS]: once each, in dependency order, uncompressed
     local name=${1##*/}
-    grep -q "^$name" "$rd/lib/modules/order" && return 0
-    cp "$1" "$rd/lib/modules/"
+    name=${name%.xz}
+    grep -q "^$name " "$rd/lib/modules/order" && return 0
+    case $1 in
+    *.xz) xz -dc "$1" >"$rd/lib/modules/$name" ;;
+    *) cp "$1" "$rd/lib/modules/" ;;
+    esac
     echo "$name ${2:-}" >>"$rd/lib/modules/order"
 }
-for m in virtio_pci 9pnet_virtio 9p configfs vivid bochs; do
-    while read -r _ path args; do
-        [ "${path##*/}" = vivid.ko ] && args="n_devs=1 node_types=0x101 vid_cap_nr=0 vid_out_nr=1 num_inputs=1 input_types=0x3 num_outputs=1 output_types=0x1"
+mods="virtio_pci 9pnet_virtio 9p configfs vivid bochs"
+[ -z "$GPIO_SIM_DIR" ] && mods="$mods gpio-sim"
+for m in $mods; do
+    while read -r kind path args; do
+        [ "$kind" = insmod ] || continue # "builtin NAME": in the kernel image
+        case ${path##*/} in vivid.ko*) args="n_devs=1 node_types=0x101 vid_cap_nr=0 vid_out_nr=1 num_inputs=1 input_types=0x3 num_outputs=1 output_types=0x1" ;; esac
         add_module "$path" "$args"
     done < <(modprobe -d "$KDIR" -S "$KVER" --show-depends "$m")
 done
-[ -e "$GPIO_SIM_DIR/irq_sim.ko" ] && add_module "$GPIO_SIM_DIR/irq_sim.ko"
-add_module "$GPIO_SIM_DIR/gpio-sim.ko"
+if [ -n "$GPIO_SIM_DIR" ]; then
+    [ -e "$GPIO_SIM_DIR/irq_sim.ko" ] && add_module "$GPIO_SIM_DIR/irq_sim.ko"
+    add_module "$GPIO_SIM_DIR/gpio-sim.ko"
+fi
 cp scripts/hil/init.sh "$rd/init"
 (cd "$rd" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initramfs.gz"
 
@@ -102,13 +119,22 @@ echo "== booting $KVER under qemu-system-aarch64 (TCG, 2 cpus)" >&2
 t0=$(date +%s)
 timeout --foreground "${HIL_TIMEOUT:-1500}" qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 \
     -nographic -no-reboot -nic none \
-    -kernel "$KDIR/boot/vmlinuz-$KVER" -initrd "$work/initramfs.gz" \
+    -kernel "$VMLINUZ" -initrd "$work/initramfs.gz" \
     -append "console=ttyAMA0 quiet loglevel=4 panic=-1" \
     -virtfs "local,path=$share,mount_tag=hil,security_model=none,id=hil" \
     -device bochs-display,xres=320,yres=240,romfile= \
     </dev/null | tee "$share/out/console.log" || true
 echo "hil: guest ran $(($(date +%s) - t0)) s; results in $share/out" >&2
 status=$(cat "$share/out/status" 2>/dev/null || echo "no status (the guest did not finish)")
+# The kernel's own answer to the two GPIO uAPIs, against its config.
+uapi=$(cat "$share/out/uapi" 2>/dev/null || echo "not probed")
+case "$cdev_v1:$uapi" in
+"v2 only:v1 no"*" v2 yes" | "v1 and v2:v1 yes v2 yes") echo "PASS GPIO uAPI $cdev_v1: the kernel answered $uapi" >>"$share/out/scenarios.log" ;;
+*)
+    echo "FAIL GPIO uAPI: config says $cdev_v1, the kernel answered $uapi" >>"$share/out/scenarios.log"
+    [ "$status" != 0 ] || status="1 (GPIO uAPI)"
+    ;;
+esac
 grep -E '^(PASS|FAIL)' "$share/out/scenarios.log" 2>/dev/null || true
 if [ "$status" != 0 ]; then
     echo "hil: FAILED ($status)" >&2

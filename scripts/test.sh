@@ -18,5 +18,7 @@ CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}-clippy" cargo clippy "${features[@
 # The boards are aarch64: cross-build and run the parity subset under qemu.
 scripts/test-aarch64.sh --quick
 # The same aarch64 binary on a real arm64 kernel under qemu-system: V4L2
-# (vivid), GPIO (gpio-sim), framebuffer, start-up and crash scenarios.
+# (vivid), GPIO (gpio-sim), framebuffer, start-up and crash scenarios: on
+# Debian 12's 6.1 (GPIO uAPI v1 and v2) and sid's newest (v2 only).
 scripts/test-hil.sh
+HIL_KERNEL=sid scripts/test-hil.sh

@@ -72,7 +72,18 @@ CONTACT=$S/sim_gpio1/pull
 EXIT=$S/sim_gpio2/pull
 echo pull-down >"$CONTACT" # reed switch closed: door shut
 echo pull-up >"$EXIT"      # button released (active low)
-log "gpio-sim $(cat "$G/bank0/chip_name"): $(grep -cE '[(](GPIO17|GPIO27|GPIO22) ' /sys/kernel/debug/gpio) lines named like the Pi's"
+CHIP=$(cat "$G/bank0/chip_name")
+# The sim chip's lines in debugfs: `gpio-501 (GPIO17 |consumer) out lo` on
+# 6.1, `gpio-0 (consumer) output-low,…` (no line names) on 7.x.
+chip_lines() { awk -v c="$CHIP" '$1 == c":" || $0 ~ "^"c" " { f = 1; next } /^gpiochip/ { f = 0 } f && /gpio-/' /sys/kernel/debug/gpio; }
+log "GPIO uAPI of /dev/$CHIP: $($HIL uapi /dev/$CHIP)"
+$HIL uapi /dev/$CHIP >"$O/uapi"
+named=$(grep -cE '[(](GPIO17|GPIO27|GPIO22) ' /sys/kernel/debug/gpio || true)
+if [ "$named" -gt 0 ]; then
+    log "gpio-sim $CHIP: $named lines named like the Pi's"
+else
+    log "gpio-sim $CHIP: lines GPIO17 GPIO27 GPIO22 (this kernel's debugfs shows no line names; the terminal requests them by name)"
+fi
 
 # vivid: HDMI capture /dev/video0 loops back output /dev/video1, but only
 # while both run the same DV timings, and a node that is streaming refuses
@@ -104,7 +115,7 @@ start_terminal() {
     t0=$(ms)
     if wait_until 600 "grep -q 'facegate-relay.*out' /sys/kernel/debug/gpio && $cam"; then
         log "terminal $FG ($1) up in $(($(ms) - t0)) ms: relay line requested${2:+ ($2)}"
-        grep facegate /sys/kernel/debug/gpio
+        chip_lines
     else
         fail "terminal $1 did not come up"
         tail -20 "$O/facegate.log"
@@ -293,7 +304,7 @@ if wait_until 10 '[ "$(rises)" -gt "$before" ]'; then
         fail "SIGKILL mid-pulse: relay line $(cat "$RELAY"), fell at ${1:-never}"
     fi
     grep -q facegate-relay /sys/kernel/debug/gpio && fail "relay line still requested after SIGKILL" ||
-        pass "SIGKILL: the kernel released the relay line (debugfs: $(grep GPIO17 /sys/kernel/debug/gpio | tr -s ' '))"
+        pass "SIGKILL: the kernel released the relay line (debugfs: $(chip_lines | head -1 | tr -s ' '))"
 else
     fail "SIGKILL: no pulse to interrupt"
 fi

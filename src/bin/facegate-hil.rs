@@ -6,6 +6,7 @@
 //! facegate-hil feed OUTPUT CONTROL [FPS] stream frames into a V4L2 output node
 //! facegate-hil sample LOG FILE...        log every change of sysfs value files
 //! facegate-hil fbpeek FB                 the colours on a 32-bit framebuffer
+//! facegate-hil uapi GPIOCHIP             which GPIO uAPI versions the kernel answers
 //! ```
 //!
 //! `feed` streams 640×480 YUYV frames (MMAP buffers, at the driver's frame
@@ -58,15 +59,16 @@ fn main() -> Result<()> {
         }
         Some("sample") if args.len() > 2 => sample(Path::new(&args[1]), &args[2..]),
         Some("fbpeek") if args.len() == 2 => fbpeek(Path::new(&args[1])),
+        Some("uapi") if args.len() == 2 => uapi(Path::new(&args[1])),
         _ => bail!(
-            "usage: facegate-hil timings DEVICE... | feed OUTPUT CONTROL [FPS] | sample LOG FILE... | fbpeek FB"
+            "usage: facegate-hil timings DEVICE... | feed OUTPUT CONTROL [FPS] | sample LOG FILE... | fbpeek FB | uapi GPIOCHIP"
         ),
     }
 }
 
-/// `_IOWR('V', nr, size)` on Linux (asm-generic layout: x86_64 and arm64).
-const fn iowr(nr: u64, size: usize) -> u64 {
-    (3 << 30) | ((size as u64) << 16) | ((b'V' as u64) << 8) | nr
+/// `_IOWR(kind, nr, size)` on Linux (asm-generic layout: x86_64 and arm64).
+const fn iowr(kind: u8, nr: u64, size: usize) -> u64 {
+    (3 << 30) | ((size as u64) << 16) | ((kind as u64) << 8) | nr
 }
 
 /// Sets CEA-861 640×480p59.94 on a V4L2 node with DV timings (an HDMI input
@@ -76,7 +78,7 @@ fn set_timings(dev: &Path) -> Result<()> {
         V4L2_DV_BT_656_1120, V4L2_DV_BT_STD_CEA861, V4L2_DV_BT_STD_DMT, V4L2_DV_FL_HAS_CEA861_VIC,
         v4l2_bt_timings, v4l2_dv_timings, v4l2_fract,
     };
-    const VIDIOC_S_DV_TIMINGS: u64 = iowr(87, std::mem::size_of::<v4l2_dv_timings>());
+    const VIDIOC_S_DV_TIMINGS: u64 = iowr(b'V', 87, std::mem::size_of::<v4l2_dv_timings>());
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -117,36 +119,70 @@ fn set_timings(dev: &Path) -> Result<()> {
     Ok(())
 }
 
-/// vivid's "Loop Video" control (`VIVID_CID_VIVID_BASE + 37`): its capture
-/// node shows what its output node is given. A control, not a module
-/// parameter; it starts off and is reset when vivid is bound again.
+/// Connects vivid's capture input to its output, found by the control's
+/// name: the boolean "Loop Video" of kernels up to 6.x, or on newer ones
+/// (7.x) the menu "HDMI 000-0 Is Connected To" set to the item naming the
+/// HDMI output. Controls start off again each time vivid is bound.
 fn loop_video(dev: &Path) -> Result<()> {
-    const LOOP_VIDEO: u32 = 0x00f0_f000 + 37;
-    #[repr(C)]
-    struct Control {
-        id: u32,
-        value: i32,
-    }
-    const VIDIOC_S_CTRL: u64 = iowr(28, std::mem::size_of::<Control>());
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .open(dev)
         .with_context(|| format!("opening {}", dev.display()))?;
-    let mut c = Control {
-        id: LOOP_VIDEO,
-        value: 1,
-    };
-    // SAFETY: the request matches the struct passed, which outlives the call.
-    let r = unsafe { libc::ioctl(file.as_raw_fd(), VIDIOC_S_CTRL as _, &mut c) };
-    if r != 0 {
-        bail!(
-            "VIDIOC_S_CTRL loop_video on {}: {}",
-            dev.display(),
-            std::io::Error::last_os_error()
-        );
+    let mut names = Vec::new();
+    // SAFETY: a plain C struct; all zeroes is its "from the start" query.
+    let mut q: v4l::v4l_sys::v4l2_queryctrl = unsafe { std::mem::zeroed() };
+    loop {
+        q.id |= v4l::v4l_sys::V4L2_CTRL_FLAG_NEXT_CTRL;
+        if ioctl(&file, vidioc::VIDIOC_QUERYCTRL, &mut q).is_err() {
+            break; // EINVAL after the last control
+        }
+        let name = c_name(&q.name);
+        let value = if name == "Loop Video" {
+            Some(1)
+        } else if name.starts_with("HDMI") && name.ends_with("Is Connected To") {
+            menu_item(&file, &q, |item| {
+                item.contains("Output") || item.starts_with("HDMI")
+            })
+        } else {
+            None
+        };
+        if let Some(value) = value {
+            let mut c = v4l::v4l_sys::v4l2_control { id: q.id, value };
+            ioctl(&file, vidioc::VIDIOC_S_CTRL, &mut c)
+                .with_context(|| format!("VIDIOC_S_CTRL {name:?}={value} on {}", dev.display()))?;
+            return Ok(());
+        }
+        names.push(name);
     }
-    Ok(())
+    bail!(
+        "{}: no control connects the capture to the output (controls: {})",
+        dev.display(),
+        names.join(", ")
+    )
+}
+
+/// The index of the first item of menu control `q` whose name passes `pick`.
+fn menu_item(
+    file: &File,
+    q: &v4l::v4l_sys::v4l2_queryctrl,
+    pick: impl Fn(&str) -> bool,
+) -> Option<i32> {
+    (q.minimum..=q.maximum).find(|&index| {
+        // SAFETY: a plain C struct, valid all zeroes.
+        let mut m: v4l::v4l_sys::v4l2_querymenu = unsafe { std::mem::zeroed() };
+        m.id = q.id;
+        m.index = index as u32;
+        // SAFETY: a menu control's items are named (`name` is the union's
+        // member); copied out of the packed struct.
+        ioctl(file, vidioc::VIDIOC_QUERYMENU, &mut m).is_ok()
+            && pick(&c_name(&unsafe { m.__bindgen_anon_1.name }))
+    })
+}
+
+fn c_name(raw: &[u8]) -> String {
+    let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+    String::from_utf8_lossy(&raw[..end]).into_owned()
 }
 
 /// RGB to packed YUYV (BT.601, limited range), two pixels per four bytes.
@@ -449,5 +485,30 @@ fn fbpeek(dev: &Path) -> Result<()> {
             println!("{:02x}{:02x}{:02x} {share:.3}", rgb[0], rgb[1], rgb[2]);
         }
     }
+    Ok(())
+}
+
+/// Asks the kernel for line 0's info through the v1 (`GPIO_GET_LINEINFO_IOCTL`)
+/// and the v2 (`GPIO_V2_GET_LINEINFO_IOCTL`) uAPI and prints
+/// `v1 yes|no (error) v2 yes|no (error)`: a kernel built without
+/// `CONFIG_GPIO_CDEV_V1` refuses the first.
+fn uapi(chip: &Path) -> Result<()> {
+    let file = File::open(chip).with_context(|| format!("opening {}", chip.display()))?;
+    // struct gpioline_info: 72 bytes; struct gpio_v2_line_info: 256 bytes;
+    // both start zeroed (offset 0 is the first u32 of v1's, after the
+    // names in v2's).
+    let probe = |request: u64, size: usize| -> String {
+        let mut buf = vec![0u8; size];
+        // SAFETY: `buf` is the size the request encodes and outlives the call.
+        let r = unsafe { libc::ioctl(file.as_raw_fd(), request as _, buf.as_mut_ptr()) };
+        if r == 0 {
+            "yes".into()
+        } else {
+            format!("no ({})", std::io::Error::last_os_error())
+        }
+    };
+    let v1 = probe(iowr(0xb4, 0x02, 72), 72);
+    let v2 = probe(iowr(0xb4, 0x05, 256), 256);
+    println!("v1 {v1} v2 {v2}");
     Ok(())
 }
