@@ -13,6 +13,8 @@
 #   accuracy  facegate calibrate (fp32, int8) beside dlib on every labelled set
 #   seed      every detector x embedder on LFW folds 4-10, detector recall on
 #             dlib-faces (beside dlib's HOG); their model speed is in `speed`
+#   identification  1:N on LFW: FNIR at FPIR 1e-2/1e-3 for galleries of 100
+#             and 1000 (~20 min)
 #   assemble  nothing new: rebuild docs/BENCHMARKS.md from docs/bench/
 # BENCH_ITERS / BENCH_FRAMES shorten the speed runs.
 set -euo pipefail
@@ -23,7 +25,7 @@ ensure_tf_python
 "$FACEGATE_PYTHON" -m pip install -q --disable-pip-version-check --no-deps \
     -r scripts/requirements-dlib.txt
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(speed device accuracy seed)
+[ ${#parts[@]} -gt 0 ] || parts=(speed device accuracy seed identification)
 mkdir -p docs/bench
 target=${CARGO_TARGET_DIR:-target}
 
@@ -112,9 +114,20 @@ for part in "${parts[@]}"; do
             "$FACEGATE_PYTHON" scripts/recall_dlib_faces.py "$bin"
         } >docs/bench/seed.md
         ;;
+    identification)
+        {
+            echo "## 1:N identification on LFW (issue #16)"
+            echo
+            echo "Run $(stamp)."
+            echo
+            echo "Command: \`scripts/bench.sh identification\` (= \`scripts/identification.sh $bin\`): \`facegate --json calibrate lfw-deepfunneled --identification --gallery-size 100,1000 --trials 5 --far 1e-3 --subject S\`. Per trial a seeded gallery of N of the 1196 people with two photos or more (their first photo with a face enrolled); mated searches: their other photos; non-mated: every photo of everyone else. A mated search fails when the rank-1 candidate is not the mate or scores below the threshold (NIST FRTE's FNIR); a non-mated one is a false positive when its best score reaches it (FPIR). 5 trials pooled."
+            echo
+            scripts/identification.sh "$bin"
+        } >docs/bench/identification.md
+        ;;
     assemble) ;; # only rebuild docs/BENCHMARKS.md from docs/bench/
     *)
-        echo "unknown part $part (speed, device, accuracy, seed, assemble)" >&2
+        echo "unknown part $part (speed, device, accuracy, seed, identification, assemble)" >&2
         exit 2
         ;;
     esac
@@ -129,7 +142,7 @@ done
     echo
     echo "Model files: $(for f in models/*.bpk; do printf '%s %s, ' "$(basename "$f")" "$(numfmt --to=iec --suffix=B "$(stat -c %s "$f")")"; done | sed 's/, $//')."
     echo
-    for part in speed device accuracy seed; do
+    for part in speed device accuracy seed identification; do
         [ -f "docs/bench/$part.md" ] && cat "docs/bench/$part.md" && echo
     done
 } >docs/BENCHMARKS.md

@@ -174,6 +174,26 @@ enum Command {
         /// Write every scored pair here (the same format).
         #[arg(long)]
         scores_out: Option<PathBuf>,
+        /// 1:N instead of pairs: galleries of --gallery-size people (one
+        /// photo each) searched by every other photo; --far is then the
+        /// target FPIR and --gallery takes its threshold.
+        #[arg(long)]
+        identification: bool,
+        /// 1:N: the gallery sizes (the site's number of people).
+        #[arg(
+            long,
+            value_name = "N[,N...]",
+            value_delimiter = ',',
+            default_value = "100,1000"
+        )]
+        gallery_size: Vec<usize>,
+        /// 1:N: galleries drawn per size (seeded; searches pooled).
+        #[arg(long, default_value_t = 5)]
+        trials: usize,
+        /// Which face is a photo's subject: largest, or central (LFW's
+        /// convention: its photos are centred on their subject).
+        #[arg(long, default_value = "largest")]
+        subject: facegate::vision::Subject,
     },
     /// Copy a mounted USB stick's facegate/gallery.fgal into the inbox
     /// (run by board/usb-import.sh as the facegate user; no symlinks followed).
@@ -456,8 +476,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             min_photos,
             scores,
             scores_out,
+            identification,
+            gallery_size,
+            trials,
+            subject,
         } => {
-            let args = g::CalibrateArgs {
+            let args = cli::calibrate::CalibrateArgs {
                 dir: opt(dir),
                 far: *far,
                 plot: opt(plot),
@@ -469,8 +493,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 min_photos: *min_photos,
                 scores: opt(scores),
                 scores_out: opt(scores_out),
+                gallery_sizes: if *identification { gallery_size } else { &[] },
+                trials: *trials,
+                subject: *subject,
             };
-            g::calibrate(|| Ok(vision()?), args, json)?;
+            cli::calibrate::calibrate(|| Ok(vision()?), args, json)?;
         }
         Command::Gallery { action } => gallery(action, opt(&cli.device_key), json)?,
         Command::Events { action } => events(action, json)?,

@@ -99,3 +99,93 @@ fn calibrate_johns_and_store_the_threshold() {
     );
     assert_eq!(stats["version"], 2);
 }
+
+/// 1:N on the johns: galleries of 3 of the 5 people (one chip each), searched
+/// by the other 10 chips of each enrolled person and the 22 chips of the two
+/// others, twice; the johns separate perfectly, so no mated search misses and
+/// the stored threshold is the one for the target FPIR.
+#[test]
+fn identification_on_johns_counts_searches_and_stores_the_threshold() {
+    let dir = common::TempDir::new("calibrate-1n");
+    let johns = common::shared_data().join("dlib-johns");
+    let gallery = dir.path().join("g.fgal");
+    let photos = dir.path().join("photos/Salley");
+    std::fs::create_dir_all(&photos).expect("mkdir");
+    let chip = common::images_in(&johns.join("John_Salley")).remove(0);
+    std::fs::copy(&chip, photos.join("a.jpg")).expect("copy");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = common::facegate()
+            .arg("--models")
+            .arg(common::models().dir())
+            .args(args)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&[
+        "enroll".as_ref(),
+        dir.path().join("photos").as_os_str(),
+        "--out".as_ref(),
+        gallery.as_os_str(),
+    ]);
+    let out = run(&[
+        "--json".as_ref(),
+        "calibrate".as_ref(),
+        johns.as_os_str(),
+        "--identification".as_ref(),
+        "--gallery-size".as_ref(),
+        "3".as_ref(),
+        "--trials".as_ref(),
+        "2".as_ref(),
+        "--far".as_ref(),
+        "1e-2".as_ref(),
+        "--gallery".as_ref(),
+        gallery.as_os_str(),
+    ]);
+    let v: Value = serde_json::from_str(out.lines().last().expect("json line")).expect("json");
+    assert_eq!(v["photos"], 55);
+    assert_eq!(v["photos_without_face"], 0);
+    let r = &v["identification"][0];
+    assert_eq!(r["gallery_size"], 3);
+    assert_eq!(
+        (r["mated"].as_u64(), r["non_mated"].as_u64()),
+        (Some(2 * 3 * 10), Some(2 * 2 * 11)),
+        "{r}"
+    );
+    assert_eq!(r["rank1_miss"].as_f64(), Some(0.0), "{r}");
+    let target = &r["points"][2];
+    assert_eq!(target["fnir"].as_f64(), Some(0.0), "{r}");
+    assert_eq!(target["measured_fpir"].as_f64(), Some(0.0), "{r}");
+    let t = target["threshold"].as_f64().expect("threshold");
+    let stats: Value = serde_json::from_str(&run(&[
+        "--json".as_ref(),
+        "gallery".as_ref(),
+        "stats".as_ref(),
+        gallery.as_os_str(),
+    ]))
+    .expect("json");
+    assert!(
+        (stats["threshold"].as_f64().expect("stored") - t).abs() < 1e-6,
+        "{stats}"
+    );
+
+    // More people than the set has with two photos: a clear error.
+    let out = common::facegate()
+        .arg("--models")
+        .arg(common::models().dir())
+        .args(["calibrate".as_ref(), johns.as_os_str()])
+        .args(["--identification", "--gallery-size", "6"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("needs 6 people with two photos"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

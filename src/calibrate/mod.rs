@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+pub mod identification;
+
 use serde::Serialize;
 
 /// TAR at one FAR.

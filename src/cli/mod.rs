@@ -1,5 +1,6 @@
 //! Command implementations for the `facegate` binary.
 
+pub mod calibrate;
 pub mod events;
 pub mod gallery;
 pub mod run;

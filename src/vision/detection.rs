@@ -35,10 +35,53 @@ impl Detection {
         faces.iter().max_by(|a, b| a.area().total_cmp(&b.area()))
     }
 
+    /// The one of `faces` whose box centre is nearest the image's centre
+    /// (`width` × `height`): LFW's convention for its subject.
+    pub fn central(faces: &[Detection], width: u32, height: u32) -> Option<&Detection> {
+        let (cx, cy) = (width as f32 / 2.0, height as f32 / 2.0);
+        let d2 = |d: &Detection| {
+            let [x, y, w, h] = d.bbox;
+            (x + w / 2.0 - cx).powi(2) + (y + h / 2.0 - cy).powi(2)
+        };
+        faces.iter().min_by(|a, b| d2(a).total_cmp(&d2(b)))
+    }
+
     /// Distance between the eye centres in pixels.
     pub fn eye_distance(&self) -> f32 {
         let [r, l] = [self.landmarks[0], self.landmarks[1]];
         ((r[0] - l[0]).powi(2) + (r[1] - l[1]).powi(2)).sqrt()
+    }
+}
+
+/// Which face of a photo is its subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Subject {
+    /// The largest (enrolment, the door: the person nearest the camera).
+    #[default]
+    Largest,
+    /// The one nearest the centre (LFW's convention: its photos are centred
+    /// on their subject, others often beside).
+    Central,
+}
+
+impl Subject {
+    /// The subject among `faces` of a `width` × `height` image.
+    pub fn pick(self, faces: &[Detection], width: u32, height: u32) -> Option<&Detection> {
+        match self {
+            Subject::Largest => Detection::largest(faces),
+            Subject::Central => Detection::central(faces, width, height),
+        }
+    }
+}
+
+impl std::str::FromStr for Subject {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "largest" => Ok(Subject::Largest),
+            "central" => Ok(Subject::Central),
+            _ => Err(format!("{s:?}: largest or central")),
+        }
     }
 }
 
@@ -74,6 +117,28 @@ mod tests {
             landmarks: [[0.0; 2]; 5],
             score,
         }
+    }
+
+    #[test]
+    fn the_subject_is_the_largest_or_the_central_face() {
+        // A big face at the left edge beside a smaller one in the centre of
+        // a 250×250 photo (LFW's two-people photos).
+        let big = Detection {
+            bbox: [0.0, 60.0, 120.0, 120.0],
+            landmarks: [[0.0; 2]; 5],
+            score: 0.99,
+        };
+        let centre = Detection {
+            bbox: [95.0, 95.0, 60.0, 60.0],
+            landmarks: [[0.0; 2]; 5],
+            score: 0.95,
+        };
+        let faces = [big, centre];
+        assert_eq!(Subject::Largest.pick(&faces, 250, 250), Some(&big));
+        assert_eq!(Subject::Central.pick(&faces, 250, 250), Some(&centre));
+        assert_eq!(Subject::Central.pick(&[], 250, 250), None);
+        assert_eq!("central".parse(), Ok(Subject::Central));
+        assert!("middle".parse::<Subject>().is_err());
     }
 
     #[test]

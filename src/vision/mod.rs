@@ -29,7 +29,7 @@ use burn::module::Module;
 use burn::prelude::Device;
 
 pub use align::{AlignedFace, align};
-pub use detection::{Detection, Detector};
+pub use detection::{Detection, Detector, Subject};
 pub use device::Backend;
 pub use embedding::{Embedder, EmbedderInfo, Embedding, Metric};
 pub use error::{FaceError, ImageError, ModelError};

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
-use super::detection::{Detection, Detector};
+use super::detection::{Detection, Detector, Subject};
 use super::embedding::{Embedder, EmbedderInfo, Embedding};
 use super::quantize::Precision;
 use super::skeleton_load;
@@ -258,8 +258,21 @@ impl Vision {
 
     /// The largest face, aligned and embedded; `name` labels the error.
     pub fn largest_face(&self, img: &RgbImage, name: &str) -> Result<Face, FaceError> {
+        self.chosen_face(img, name, Subject::Largest)
+    }
+
+    /// The face `subject` picks, aligned and embedded; `name` labels the error.
+    pub fn chosen_face(
+        &self,
+        img: &RgbImage,
+        name: &str,
+        subject: Subject,
+    ) -> Result<Face, FaceError> {
         let no_face = || FaceError::NoFace(name.to_string());
-        let detection = *Detection::largest(&self.detector.detect(img)).ok_or_else(no_face)?;
+        let found = self.detector.detect(img);
+        let detection = *subject
+            .pick(&found, img.width(), img.height())
+            .ok_or_else(no_face)?;
         let crop = self.embedder.align(img, &detection).ok_or_else(no_face)?;
         let embedding = self
             .embedder

@@ -1,0 +1,316 @@
+//! `calibrate`: the threshold from a labelled photo set — 1:1 (pairs: TAR at
+//! FAR, EER) or 1:N (`--identification`: FNIR at FPIR for galleries of the
+//! site's size, `facegate::calibrate::identification`).
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use indicatif::ProgressBar;
+use serde_json::json;
+
+use super::gallery::{Trust, edit};
+use facegate::calibrate::{self, identification as ident};
+use facegate::enroll;
+use facegate::vision::{Embedding, Subject, Vision, picture};
+
+pub struct CalibrateArgs<'a> {
+    pub dir: Option<&'a Path>,
+    pub far: f64,
+    pub plot: Option<&'a Path>,
+    pub gallery: Option<&'a Path>,
+    pub trust: Trust<'a>,
+    pub max_impostors: usize,
+    pub pairs: Option<&'a Path>,
+    pub per_person: usize,
+    pub min_photos: usize,
+    pub scores: Option<&'a Path>,
+    pub scores_out: Option<&'a Path>,
+    /// 1:N mode: gallery sizes to simulate (empty: the 1:1 pairs mode).
+    pub gallery_sizes: &'a [usize],
+    pub trials: usize,
+    /// Which face of each photo is scored.
+    pub subject: Subject,
+}
+
+/// The pairs to score: photos (relative to `dir`) and (i, j, same).
+type PairPlan = (Vec<String>, Vec<(usize, usize, bool)>);
+
+fn plan_pairs(dir: &Path, a: &CalibrateArgs) -> Result<PairPlan> {
+    if let Some(pairs_file) = a.pairs {
+        let text = std::fs::read_to_string(pairs_file)
+            .with_context(|| format!("reading {}", pairs_file.display()))?;
+        let listed = calibrate::parse_pairs(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", pairs_file.display()))?;
+        let mut photos: Vec<String> = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        let mut at = |p: &String| {
+            *index.entry(p.clone()).or_insert_with(|| {
+                photos.push(p.clone());
+                photos.len() - 1
+            })
+        };
+        let pairs = listed
+            .iter()
+            .map(|(x, y, same)| (at(x), at(y), *same))
+            .collect();
+        return Ok((photos, pairs));
+    }
+    let (photos, persons) = list_photos(dir, a)?;
+    let pairs = calibrate::all_pairs(&persons, a.max_impostors);
+    Ok((photos, pairs))
+}
+
+/// The photos of a folder-of-folders (relative paths) and each one's person.
+fn list_photos(dir: &Path, a: &CalibrateArgs) -> Result<(Vec<String>, Vec<usize>)> {
+    let (mut photos, mut persons) = (Vec::new(), Vec::new());
+    for (id, p) in enroll::scan(dir)?.iter().enumerate() {
+        if p.files.len() < a.min_photos {
+            continue;
+        }
+        for file in p.files.iter().take(a.per_person) {
+            let rel = file.strip_prefix(dir).unwrap_or(file);
+            photos.push(rel.to_string_lossy().into_owned());
+            persons.push(id);
+        }
+    }
+    Ok((photos, persons))
+}
+
+/// The embedding of each photo (relative to `dir`): its `subject` face, `None`
+/// (reported) without a usable one.
+fn embed(
+    vision: &Vision,
+    dir: &Path,
+    photos: &[String],
+    subject: Subject,
+) -> Vec<Option<Embedding>> {
+    let bar = ProgressBar::new(photos.len() as u64);
+    let embeddings = photos
+        .iter()
+        .map(|rel| {
+            bar.inc(1);
+            let file = dir.join(rel);
+            match picture::load(&file)
+                .map_err(anyhow::Error::from)
+                .and_then(|img| {
+                    Ok(vision.chosen_face(&img, &file.display().to_string(), subject)?)
+                }) {
+                Ok(face) => Some(face.embedding),
+                Err(e) => {
+                    bar.println(format!("skipped {e}"));
+                    None
+                }
+            }
+        })
+        .collect();
+    bar.finish_and_clear();
+    embeddings
+}
+
+/// Embeds every photo and scores the planned pairs (NaN where a photo had no
+/// face); also returns (photos embedded, photos without a face).
+fn score_pairs(
+    vision: &Vision,
+    dir: &Path,
+    plan: PairPlan,
+    subject: Subject,
+) -> (Vec<calibrate::ScoredPair>, Option<(usize, usize)>) {
+    let (photos, pairs) = plan;
+    let embeddings = embed(vision, dir, &photos, subject);
+    let failed = embeddings.iter().filter(|e| e.is_none()).count();
+    let scored = pairs
+        .into_iter()
+        .map(|(i, j, same)| calibrate::ScoredPair {
+            a: photos[i].clone(),
+            b: photos[j].clone(),
+            same,
+            score: match (&embeddings[i], &embeddings[j]) {
+                (Some(x), Some(y)) => x.cosine(y),
+                _ => f32::NAN,
+            },
+        })
+        .collect();
+    (scored, Some((photos.len() - failed, failed)))
+}
+
+pub fn calibrate(
+    vision: impl FnOnce() -> Result<Vision>,
+    a: CalibrateArgs,
+    as_json: bool,
+) -> Result<()> {
+    if !a.gallery_sizes.is_empty() {
+        return identification(vision, a, as_json);
+    }
+    let (scored, photos) = match (a.scores, a.dir) {
+        (Some(path), _) => (
+            calibrate::read_scores(path).map_err(|e| anyhow::anyhow!(e))?,
+            None,
+        ),
+        (None, Some(dir)) => {
+            let plan = plan_pairs(dir, &a)?;
+            score_pairs(&vision()?, dir, plan, a.subject)
+        }
+        (None, None) => bail!("give a photo folder or --scores FILE"),
+    };
+    if let Some(path) = a.scores_out {
+        calibrate::write_scores(path, &scored)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let no_face = scored.iter().filter(|p| p.score.is_nan()).count();
+    let (genuine, impostor) = calibrate::split(&scored);
+    let Some(cal) = calibrate::calibrate(&genuine, &impostor, a.far) else {
+        bail!("need at least two people and one person with two photos");
+    };
+    if let Some(path) = a.plot {
+        calibrate::plot(path, &genuine, &impostor, &cal)
+            .map_err(|e| anyhow::anyhow!("drawing {}: {e}", path.display()))?;
+    }
+    if let Some(path) = a.gallery {
+        edit(path, a.trust, |g| {
+            g.body.header.threshold = cal.target.threshold;
+            Ok(format!("threshold set to {:.4}", cal.target.threshold))
+        })?;
+    }
+    if as_json {
+        println!(
+            "{}",
+            json!({
+                "photos": photos.map(|p| p.0),
+                "photos_without_face": photos.map(|p| p.1),
+                "pairs_without_face": no_face,
+                "calibration": cal
+            })
+        );
+        return Ok(());
+    }
+    if let Some((embedded, failed)) = photos {
+        println!("{embedded} photos embedded, {failed} without a usable face");
+    }
+    println!(
+        "{} genuine and {} impostor pairs; {no_face} pairs with a photo without a face, \
+         counted as rejected",
+        cal.genuine, cal.impostor
+    );
+    println!(
+        "{:>8}  {:>9}  {:>7}  {:>12}",
+        "FAR", "threshold", "TAR", "measured FAR"
+    );
+    for p in cal.points.iter().chain(std::iter::once(&cal.target)) {
+        let note = if p.extrapolated {
+            "  (too few impostor pairs to measure)"
+        } else {
+            ""
+        };
+        println!(
+            "{:>8.0e}  {:>9.4}  {:>6.2}%  {:>12.2e}{note}",
+            p.far,
+            p.threshold,
+            100.0 * p.tar,
+            p.measured_far
+        );
+    }
+    println!(
+        "EER {:.2}% at threshold {:.4}",
+        100.0 * cal.eer,
+        cal.eer_threshold
+    );
+    println!(
+        "threshold for FAR {:.0e}: {:.4}",
+        cal.target.far, cal.target.threshold
+    );
+    Ok(())
+}
+
+/// `calibrate DIR --identification --gallery-size N[,M…]`: every photo
+/// embedded once, then for each N `trials` galleries of N people searched by
+/// all other photos; FNIR at FPIR 1e-2, 1e-3 and `--far` (the target FPIR).
+fn identification(
+    vision: impl FnOnce() -> Result<Vision>,
+    a: CalibrateArgs,
+    as_json: bool,
+) -> Result<()> {
+    let Some(dir) = a.dir else {
+        bail!("--identification needs the photo folder");
+    };
+    if a.gallery.is_some() && a.gallery_sizes.len() != 1 {
+        bail!("--gallery takes the threshold of one --gallery-size; give one");
+    }
+    let (photos, persons) = list_photos(dir, &a)?;
+    let embeddings = embed(&vision()?, dir, &photos, a.subject);
+    let no_face = embeddings.iter().filter(|e| e.is_none()).count();
+    let views: Vec<Option<&[f32]>> = embeddings
+        .iter()
+        .map(|e| e.as_ref().map(|e| e.0.as_slice()))
+        .collect();
+    let mut results = Vec::new();
+    for &n in a.gallery_sizes {
+        let mut searches = ident::Searches::default();
+        for t in 0..a.trials.max(1) {
+            if !ident::trial(&persons, &views, n, t as u64 + 1, &mut searches) {
+                bail!(
+                    "a gallery of {n} needs {n} people with two photos or more (one with a face) in {}",
+                    dir.display()
+                );
+            }
+        }
+        let Some(r) = ident::identification(&searches, n, a.trials.max(1), a.far) else {
+            bail!("gallery of {n}: no mated or no non-mated searches (every person enrolled?)");
+        };
+        results.push(r);
+    }
+    if let (Some(path), Some(r)) = (a.gallery, results.first()) {
+        let t = r.points[r.points.len() - 1].threshold;
+        edit(path, a.trust, |g| {
+            g.body.header.threshold = t;
+            Ok(format!(
+                "threshold set to {t:.4} (FPIR {:.0e} for {} people)",
+                a.far, r.gallery_size
+            ))
+        })?;
+    }
+    if as_json {
+        println!(
+            "{}",
+            json!({"photos": photos.len(), "photos_without_face": no_face, "identification": results})
+        );
+        return Ok(());
+    }
+    println!(
+        "{} photos of {} people, {no_face} without a usable face (a mated one is a miss)",
+        photos.len(),
+        persons
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    );
+    println!(
+        "{:>7}  {:>6}  {:>7}  {:>9}  {:>8}  {:>9}  {:>7}  {:>13}",
+        "gallery", "trials", "mated", "non-mated", "FPIR", "threshold", "FNIR", "measured FPIR"
+    );
+    for r in &results {
+        for p in &r.points {
+            let note = if p.extrapolated {
+                "  (too few non-mated searches to measure)"
+            } else {
+                ""
+            };
+            println!(
+                "{:>7}  {:>6}  {:>7}  {:>9}  {:>8.0e}  {:>9.4}  {:>6.2}%  {:>13.2e}{note}",
+                r.gallery_size,
+                r.trials,
+                r.mated,
+                r.non_mated,
+                p.fpir,
+                p.threshold,
+                100.0 * p.fnir,
+                p.measured_fpir
+            );
+        }
+        println!(
+            "{:>7}  rank-1 miss (no threshold): {:.2}%",
+            r.gallery_size,
+            100.0 * r.rank1_miss
+        );
+    }
+    Ok(())
+}
