@@ -5,36 +5,61 @@ mod common;
 
 use serde_json::Value;
 
-#[test]
-fn calibrate_johns_and_store_the_threshold() {
-    let dir = common::TempDir::new("calibrate");
+/// Runs facegate with the test models; its stdout, asserting success.
+fn run(args: &[&std::ffi::OsStr]) -> String {
+    let out = common::facegate()
+        .arg("--models")
+        .arg(common::models().dir())
+        .args(args)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `gallery stats` of `gallery`, asserting the stored threshold is `t`.
+fn gallery_stats(gallery: &std::path::Path, t: f64) -> Value {
+    let stats: Value = serde_json::from_str(&run(&[
+        "--json".as_ref(),
+        "gallery".as_ref(),
+        "stats".as_ref(),
+        gallery.as_os_str(),
+    ]))
+    .expect("json");
+    assert!(
+        (stats["threshold"].as_f64().expect("stored") - t).abs() < 1e-6,
+        "{stats}"
+    );
+    stats
+}
+
+/// A temporary folder, dlib's johns, and a gallery of one of them enrolled
+/// there (for the threshold to be stored in).
+fn johns_and_a_gallery(tag: &str) -> (common::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = common::TempDir::new(tag);
     let johns = common::shared_data().join("dlib-johns");
-    let plot = dir.path().join("roc.png");
     let gallery = dir.path().join("g.fgal");
     let photos = dir.path().join("photos/Salley");
     std::fs::create_dir_all(&photos).expect("mkdir");
     let chip = common::images_in(&johns.join("John_Salley")).remove(0);
     std::fs::copy(&chip, photos.join("a.jpg")).expect("copy");
-    let run = |args: &[&std::ffi::OsStr]| {
-        let out = common::facegate()
-            .arg("--models")
-            .arg(common::models().dir())
-            .args(args)
-            .output()
-            .expect("run");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
     run(&[
         "enroll".as_ref(),
         dir.path().join("photos").as_os_str(),
         "--out".as_ref(),
         gallery.as_os_str(),
     ]);
+    (dir, johns, gallery)
+}
+
+#[test]
+fn calibrate_johns_and_store_the_threshold() {
+    let (dir, johns, gallery) = johns_and_a_gallery("calibrate");
+    let plot = dir.path().join("roc.png");
     let out = run(&[
         "--json".as_ref(),
         "calibrate".as_ref(),
@@ -86,17 +111,7 @@ fn calibrate_johns_and_store_the_threshold() {
     assert_eq!(again["photos"], Value::Null);
     let img = image::open(&plot).expect("plot is an image");
     assert_eq!((img.width(), img.height()), (1200, 500));
-    let stats: Value = serde_json::from_str(&run(&[
-        "--json".as_ref(),
-        "gallery".as_ref(),
-        "stats".as_ref(),
-        gallery.as_os_str(),
-    ]))
-    .expect("json");
-    assert!(
-        (stats["threshold"].as_f64().expect("stored") - t).abs() < 1e-6,
-        "{stats}"
-    );
+    let stats = gallery_stats(&gallery, t);
     assert_eq!(stats["version"], 2);
 }
 
@@ -106,33 +121,7 @@ fn calibrate_johns_and_store_the_threshold() {
 /// the stored threshold is the one for the target FPIR.
 #[test]
 fn identification_on_johns_counts_searches_and_stores_the_threshold() {
-    let dir = common::TempDir::new("calibrate-1n");
-    let johns = common::shared_data().join("dlib-johns");
-    let gallery = dir.path().join("g.fgal");
-    let photos = dir.path().join("photos/Salley");
-    std::fs::create_dir_all(&photos).expect("mkdir");
-    let chip = common::images_in(&johns.join("John_Salley")).remove(0);
-    std::fs::copy(&chip, photos.join("a.jpg")).expect("copy");
-    let run = |args: &[&std::ffi::OsStr]| {
-        let out = common::facegate()
-            .arg("--models")
-            .arg(common::models().dir())
-            .args(args)
-            .output()
-            .expect("run");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    run(&[
-        "enroll".as_ref(),
-        dir.path().join("photos").as_os_str(),
-        "--out".as_ref(),
-        gallery.as_os_str(),
-    ]);
+    let (_dir, johns, gallery) = johns_and_a_gallery("calibrate-1n");
     let out = run(&[
         "--json".as_ref(),
         "calibrate".as_ref(),
@@ -162,17 +151,7 @@ fn identification_on_johns_counts_searches_and_stores_the_threshold() {
     assert_eq!(target["fnir"].as_f64(), Some(0.0), "{r}");
     assert_eq!(target["measured_fpir"].as_f64(), Some(0.0), "{r}");
     let t = target["threshold"].as_f64().expect("threshold");
-    let stats: Value = serde_json::from_str(&run(&[
-        "--json".as_ref(),
-        "gallery".as_ref(),
-        "stats".as_ref(),
-        gallery.as_os_str(),
-    ]))
-    .expect("json");
-    assert!(
-        (stats["threshold"].as_f64().expect("stored") - t).abs() < 1e-6,
-        "{stats}"
-    );
+    gallery_stats(&gallery, t);
 
     // More people than the set has with two photos: a clear error.
     let out = common::facegate()

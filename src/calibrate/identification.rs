@@ -23,6 +23,22 @@ pub struct Searches {
     pub mated: Vec<f32>,
     /// Per non-mated search: the best gallery score (−∞ without a face).
     pub non_mated: Vec<f32>,
+    /// Per non-mated search with a face: (probe photo, the enrolment photo
+    /// of its best candidate, score) — where a set's label errors show.
+    pub false_matches: Vec<(usize, usize, f32)>,
+}
+
+impl Searches {
+    /// The `k` highest-scoring non-mated searches, each (probe, enrolled)
+    /// pair once.
+    pub fn top_false_matches(&self, k: usize) -> Vec<(usize, usize, f32)> {
+        let mut all = self.false_matches.clone();
+        all.sort_by(|a, b| b.2.total_cmp(&a.2));
+        let mut seen = std::collections::HashSet::new();
+        all.retain(|m| seen.insert((m.0, m.1)));
+        all.truncate(k);
+        all
+    }
 }
 
 /// FNIR and threshold at one FPIR.
@@ -127,9 +143,9 @@ pub fn trial(
     shuffle(&mut eligible, seed);
     eligible.truncate(gallery_size);
     let enrolled: std::collections::HashMap<usize, usize> = eligible.iter().copied().collect();
-    let gallery: Vec<(usize, &[f32])> = eligible
+    let gallery: Vec<(usize, usize, &[f32])> = eligible
         .iter()
-        .filter_map(|&(p, i)| Some((p, embedding[i]?)))
+        .filter_map(|&(p, i)| Some((p, i, embedding[i]?)))
         .collect();
     for (i, p) in person.iter().enumerate() {
         let mate = enrolled.get(p);
@@ -139,13 +155,16 @@ pub fn trial(
         let best = embedding[i].and_then(|probe| {
             gallery
                 .iter()
-                .map(|(who, t)| (*who, dot(probe, t)))
-                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(who, photo, t)| (*who, *photo, dot(probe, t)))
+                .max_by(|a, b| a.2.total_cmp(&b.2))
         });
         match (mate, best) {
-            (Some(_), Some((who, score))) if who == *p => out.mated.push(score),
+            (Some(_), Some((who, _, score))) if who == *p => out.mated.push(score),
             (Some(_), _) => out.mated.push(f32::NEG_INFINITY),
-            (None, Some((_, score))) => out.non_mated.push(score),
+            (None, Some((_, photo, score))) => {
+                out.non_mated.push(score);
+                out.false_matches.push((i, photo, score));
+            }
             (None, None) => out.non_mated.push(f32::NEG_INFINITY),
         }
     }
@@ -205,6 +224,12 @@ mod tests {
         assert_eq!(mated[2], f32::NEG_INFINITY);
         assert_eq!(s.non_mated.len(), 1);
         assert!((s.non_mated[0] - 20f32.to_radians().cos()).abs() < 1e-6);
+        // Person 3's photo (6) came nearest person 0's enrolment photo (0).
+        assert_eq!(s.top_false_matches(5).len(), 1);
+        assert_eq!(
+            (s.top_false_matches(5)[0].0, s.top_false_matches(5)[0].1),
+            (6, 0)
+        );
 
         let id = identification(&s, 3, 1, 0.5).expect("searches");
         assert!((id.rank1_miss - 1.0 / 3.0).abs() < 1e-9);

@@ -256,9 +256,16 @@ fn identification(
         let Some(r) = ident::identification(&searches, n, a.trials.max(1), a.far) else {
             bail!("gallery of {n}: no mated or no non-mated searches (every person enrolled?)");
         };
-        results.push(r);
+        let top: Vec<_> = searches
+            .top_false_matches(20)
+            .into_iter()
+            .map(|(probe, enrolled, score)| {
+                json!({"probe": photos[probe], "enrolled": photos[enrolled], "score": score})
+            })
+            .collect();
+        results.push((r, top));
     }
-    if let (Some(path), Some(r)) = (a.gallery, results.first()) {
+    if let (Some(path), Some((r, _))) = (a.gallery, results.first()) {
         let t = r.points[r.points.len() - 1].threshold;
         edit(path, a.trust, |g| {
             g.body.header.threshold = t;
@@ -271,7 +278,14 @@ fn identification(
     if as_json {
         println!(
             "{}",
-            json!({"photos": photos.len(), "photos_without_face": no_face, "identification": results})
+            json!({
+                "photos": photos.len(),
+                "photos_without_face": no_face,
+                "identification": results.iter().map(|(r, _)| r).collect::<Vec<_>>(),
+                // The highest-scoring strangers per gallery size: where label
+                // errors of the set (one person under two names) show.
+                "top_false_matches": results.iter().map(|(_, t)| t).collect::<Vec<_>>(),
+            })
         );
         return Ok(());
     }
@@ -287,7 +301,7 @@ fn identification(
         "{:>7}  {:>6}  {:>7}  {:>9}  {:>8}  {:>9}  {:>7}  {:>13}",
         "gallery", "trials", "mated", "non-mated", "FPIR", "threshold", "FNIR", "measured FPIR"
     );
-    for r in &results {
+    for (r, _) in &results {
         for p in &r.points {
             let note = if p.extrapolated {
                 "  (too few non-mated searches to measure)"
@@ -311,6 +325,14 @@ fn identification(
             r.gallery_size,
             100.0 * r.rank1_miss
         );
+    }
+    for (r, top) in &results {
+        println!("highest-scoring strangers, gallery of {}:", r.gallery_size);
+        for m in top.iter().take(5) {
+            let text = |k: &str| m[k].as_str().unwrap_or_default().to_string();
+            let score = m["score"].as_f64().unwrap_or(f64::NAN);
+            println!("  {score:.4}  {} -> {}", text("probe"), text("enrolled"));
+        }
     }
     Ok(())
 }
