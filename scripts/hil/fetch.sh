@@ -39,6 +39,7 @@ apt_opts=()
 unpack "$(fetch busybox-static:arm64)" "$BUSYBOX"
 
 if [ "${HIL_KERNEL:-bookworm}" = sid ]; then
+    need_pkgs debian-archive-keyring # sid's Release is signed with it (Ubuntu lacks it)
     sid=$HIL_CACHE/apt-sid
     mkdir -p "$sid/lists/partial" "$sid/archives/partial"
     touch "$sid/status"
