@@ -190,6 +190,10 @@ enum Command {
         /// 1:N: galleries drawn per size (seeded; searches pooled).
         #[arg(long, default_value_t = 5)]
         trials: usize,
+        /// Errata of the set: a file of `FOLDER_A FOLDER_B` lines, folders
+        /// holding one person (e.g. scripts/lfw-errata.txt).
+        #[arg(long)]
+        same_person: Option<PathBuf>,
         /// Which face is a photo's subject: largest, or central (LFW's
         /// convention: its photos are centred on their subject).
         #[arg(long, default_value = "largest")]
@@ -479,6 +483,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             identification,
             gallery_size,
             trials,
+            same_person,
             subject,
         } => {
             let args = cli::calibrate::CalibrateArgs {
@@ -489,6 +494,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 trust: trust.with(sign, opt(&cli.device_key)),
                 max_impostors: *max_impostors,
                 pairs: opt(pairs),
+                same_person: opt(same_person),
                 per_person: *per_person,
                 min_photos: *min_photos,
                 scores: opt(scores),

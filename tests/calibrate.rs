@@ -21,6 +21,10 @@ fn run(args: &[&std::ffi::OsStr]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+fn dir_of(file: &std::path::Path) -> std::path::PathBuf {
+    file.parent().expect("in a folder").to_path_buf()
+}
+
 /// `gallery stats` of `gallery`, asserting the stored threshold is `t`.
 fn gallery_stats(gallery: &std::path::Path, t: f64) -> Value {
     let stats: Value = serde_json::from_str(&run(&[
@@ -152,6 +156,30 @@ fn identification_on_johns_counts_searches_and_stores_the_threshold() {
     assert_eq!(target["measured_fpir"].as_f64(), Some(0.0), "{r}");
     let t = target["threshold"].as_f64().expect("threshold");
     gallery_stats(&gallery, t);
+
+    // Errata that are not two folder names, or errata beside a pairs file
+    // (which carries its own labels): clear errors before any model runs.
+    let errata = dir_of(&gallery).join("errata.txt");
+    std::fs::write(&errata, "John_Salley\n").expect("write");
+    let refused = |extra: &[&std::ffi::OsStr], says: &str| {
+        let out = common::facegate()
+            .args([
+                "calibrate".as_ref(),
+                johns.as_os_str(),
+                "--same-person".as_ref(),
+            ])
+            .arg(&errata)
+            .args(extra)
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(says), "{err}");
+    };
+    refused(&["--identification".as_ref()], "expected two folder names");
+    refused(
+        &["--pairs".as_ref(), errata.as_os_str()],
+        "carry their own labels",
+    );
 
     // More people than the set has with two photos: a clear error.
     let out = common::facegate()

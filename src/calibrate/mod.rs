@@ -123,6 +123,37 @@ pub fn parse_pairs(text: &str) -> Result<Vec<(String, String, bool)>, String> {
     Ok(pairs)
 }
 
+/// Errata of a labelled set: lines `NAME_A NAME_B` (folder names) saying the
+/// two folders hold one person (`#` starts a comment, kept for the
+/// evidence). Returns each folder name's canonical name (the first of its
+/// group as listed); folders not named map to themselves.
+pub fn same_person(text: &str) -> Result<std::collections::HashMap<String, String>, String> {
+    let mut canon: std::collections::HashMap<String, String> = Default::default();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let [a, b] = line.split_whitespace().collect::<Vec<_>>()[..] else {
+            return Err(format!("line {}: expected two folder names", i + 1));
+        };
+        let root = |n: &str, c: &std::collections::HashMap<String, String>| {
+            c.get(n).cloned().unwrap_or_else(|| n.to_string())
+        };
+        let (ra, rb) = (root(a, &canon), root(b, &canon));
+        // Everything that pointed at b's root now points at a's.
+        for v in canon.values_mut() {
+            if *v == rb {
+                *v = ra.clone();
+            }
+        }
+        canon.insert(rb.clone(), ra.clone());
+        canon.insert(b.to_string(), ra.clone());
+        canon.entry(a.to_string()).or_insert(ra);
+    }
+    Ok(canon)
+}
+
 /// All pairs of `photos` (person index, photo), genuine ones all and impostor
 /// ones evenly subsampled to at most `max_impostors`: (i, j, same).
 pub fn all_pairs(persons: &[usize], max_impostors: usize) -> Vec<(usize, usize, bool)> {
@@ -374,6 +405,19 @@ pub fn plot(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errata_merge_folders_transitively() {
+        let text = "# evidence\nChoi_Sung-hong Sung_Hong_Choi  # one name, two orders\nB C\nA B\n";
+        let c = same_person(text).expect("parse");
+        assert_eq!(c["Sung_Hong_Choi"], "Choi_Sung-hong");
+        assert_eq!(c["Choi_Sung-hong"], "Choi_Sung-hong");
+        assert_eq!(
+            (c["A"].as_str(), c["B"].as_str(), c["C"].as_str()),
+            ("A", "A", "A")
+        );
+        assert!(same_person("A B C\n").is_err());
+    }
 
     #[test]
     fn lfw_pairs_parse() {

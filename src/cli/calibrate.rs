@@ -21,6 +21,8 @@ pub struct CalibrateArgs<'a> {
     pub trust: Trust<'a>,
     pub max_impostors: usize,
     pub pairs: Option<&'a Path>,
+    /// Errata: folders that hold one person (`calibrate::same_person`).
+    pub same_person: Option<&'a Path>,
     pub per_person: usize,
     pub min_photos: usize,
     pub scores: Option<&'a Path>,
@@ -37,6 +39,9 @@ type PairPlan = (Vec<String>, Vec<(usize, usize, bool)>);
 
 fn plan_pairs(dir: &Path, a: &CalibrateArgs) -> Result<PairPlan> {
     if let Some(pairs_file) = a.pairs {
+        if a.same_person.is_some() {
+            bail!("--same-person relabels folders; --pairs files carry their own labels");
+        }
         let text = std::fs::read_to_string(pairs_file)
             .with_context(|| format!("reading {}", pairs_file.display()))?;
         let listed = calibrate::parse_pairs(&text)
@@ -61,12 +66,25 @@ fn plan_pairs(dir: &Path, a: &CalibrateArgs) -> Result<PairPlan> {
 }
 
 /// The photos of a folder-of-folders (relative paths) and each one's person.
+/// With `--same-person`, the folders it names as one person share an index.
 fn list_photos(dir: &Path, a: &CalibrateArgs) -> Result<(Vec<String>, Vec<usize>)> {
+    let canon = match a.same_person {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            calibrate::same_person(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => Default::default(),
+    };
+    let mut ids = std::collections::HashMap::new();
     let (mut photos, mut persons) = (Vec::new(), Vec::new());
-    for (id, p) in enroll::scan(dir)?.iter().enumerate() {
+    for p in enroll::scan(dir)?.iter() {
         if p.files.len() < a.min_photos {
             continue;
         }
+        let name = canon.get(&p.name).unwrap_or(&p.name);
+        let next = ids.len();
+        let id = *ids.entry(name.clone()).or_insert(next);
         for file in p.files.iter().take(a.per_person) {
             let rel = file.strip_prefix(dir).unwrap_or(file);
             photos.push(rel.to_string_lossy().into_owned());
