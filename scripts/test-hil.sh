@@ -41,9 +41,10 @@ toolchain=$(scripts/cross.sh)
 
 echo "== kernel, headers, gpio-sim" >&2
 source scripts/hil/fetch.sh
+# The module index (sid's package ships none): once, before any lookup.
+[ -e "$MODS/modules.dep" ] || depmod -b "$KDIR" "$KVER"
 # gpio-sim: a module of the kernel's own when it ships one (sid), else built.
-if modprobe -d "$KDIR" -S "$KVER" --show-depends gpio-sim >/dev/null 2>&1 ||
-    { depmod -b "$KDIR" "$KVER" && modprobe -d "$KDIR" -S "$KVER" --show-depends gpio-sim >/dev/null 2>&1; }; then
+if modprobe -d "$KDIR" -S "$KVER" --show-depends gpio-sim >/dev/null 2>&1; then
     GPIO_SIM_DIR=
 else
     source scripts/hil/gpio-sim.sh
@@ -87,7 +88,6 @@ ln -s busybox "$rd/bin/sh"
 for lib in ld-linux-aarch64.so.1 libc.so.6 libm.so.6 libgcc_s.so.1; do
     cp -L "/usr/aarch64-linux-gnu/lib/$lib" "$rd/lib/"
 done
-[ -e "$MODS/modules.dep" ] || depmod -b "$KDIR" "$KVER"
 : >"$rd/lib/modules/order"
 add_module() { # PATH [ARGS]: once each, in dependency order, uncompressed
     local name=${1##*/}
