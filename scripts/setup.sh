@@ -57,12 +57,29 @@ ensure_torch_python() {
     python_venv "$cache/venv-torch" "$root/scripts/requirements-torch.txt"
 }
 
+# dlib and face_recognition, the reference of the dlib parity tests and the
+# benchmarks: dlib-bin is prebuilt, so the pins go in without their declared
+# dependencies (face_recognition's would compile dlib from source).
+ensure_dlib_python() {
+    local venv=$cache/venv-dlib reqs=$root/scripts/requirements-dlib.txt
+    if ! cmp -s "$reqs" "$venv/.requirements" 2>/dev/null; then
+        echo "setup: dlib reference into $venv" >&2
+        python3 -m venv "$venv"
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+            "$(grep '^numpy==' "$root/scripts/requirements.txt")"
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "$reqs"
+        cp "$reqs" "$venv/.requirements"
+    fi
+    export FACEGATE_DLIB_PYTHON="$venv/bin/python"
+}
+
 # The models, fetched and converted once (scripts/fetch-models.sh) with the
 # facegate binary given, or a debug build.
 ensure_models() {
     local m=$root/models
     [ -f "$m/yunet.bpk" ] && [ -f "$m/sface.bpk" ] && [ -f "$m/yunet-int8.bpk" ] && [ -f "$m/sface-int8.bpk" ] &&
-        [ -f "$m/retinaface.bpk" ] && [ -f "$m/retinaface-int8.bpk" ] && return 0
+        [ -f "$m/retinaface.bpk" ] && [ -f "$m/retinaface-int8.bpk" ] &&
+        [ -f "$m/dlib.bpk" ] && [ -f "$m/shape_predictor_5_face_landmarks.dat" ] && return 0
     local bin=${1:-}
     if [ -z "$bin" ]; then
         (cd "$root" && cargo build -q)

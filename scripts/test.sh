@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 ensure_tf_python
 ensure_torch_python
+ensure_dlib_python
 
 features=(--features ndarray)
 cargo build "${features[@]}"

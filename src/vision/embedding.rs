@@ -18,6 +18,9 @@ pub enum Metric {
     Cosine,
     /// (Squared) Euclidean distance, lower is closer.
     SquaredL2,
+    /// Euclidean distance of the raw descriptors, lower is closer (dlib: the
+    /// same person below 0.6).
+    L2,
 }
 
 /// What an embedder declares about itself.

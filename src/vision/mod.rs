@@ -9,6 +9,7 @@
 pub mod align;
 pub mod detection;
 pub mod device;
+pub mod dlib;
 pub mod embedding;
 mod error;
 pub mod facenet;
@@ -86,9 +87,9 @@ impl ModelPaths {
     }
 }
 
-/// Imports every exported model (`NAME.safetensors`) into burn records,
-/// fp32 and int8; YuNet and SFace must be there, the others are imported when
-/// their export is. Returns the written paths.
+/// Imports every exported model (`NAME.safetensors`, dlib's `.dat`) into
+/// burn records, fp32 and int8; YuNet and SFace must be there, the others are
+/// imported when their export is. Returns the written paths.
 pub fn import_models(paths: &ModelPaths, device: &Device) -> Result<Vec<PathBuf>, ModelError> {
     let mut out = Vec::new();
     let mut yunet = yunet::loader::Import(Weights::open(&paths.file("yunet", "safetensors"))?);
@@ -121,6 +122,9 @@ pub fn import_models(paths: &ModelPaths, device: &Device) -> Result<Vec<PathBuf>
             "facenet",
             quantize::EMBEDDER_BLOCK,
         )?);
+    }
+    if let Some(model) = dlib::import(paths, device)? {
+        out.extend(save_both(model, paths, "dlib", quantize::EMBEDDER_BLOCK)?);
     }
     let export = paths.file("retinaface", "safetensors");
     if export.exists() {

@@ -12,8 +12,8 @@ use super::embedding::{Embedder, EmbedderInfo, Embedding};
 use super::quantize::Precision;
 use super::skeleton_load;
 use super::{
-    Backend, FaceError, Int8Weights, ModelError, ModelPaths, facenet, mtcnn, retinaface, sface,
-    yunet,
+    Backend, FaceError, Int8Weights, ModelError, ModelPaths, dlib, facenet, mtcnn, retinaface,
+    sface, yunet,
 };
 
 /// The face detectors facegate has.
@@ -40,6 +40,8 @@ pub enum EmbedderKind {
     Sface,
     /// FaceNet InceptionResnetV1, 512-D (davidsandberg), the seed's embedder.
     Facenet,
+    /// dlib's ResNet-29, 128-D, with its 5-point shape predictor and chip.
+    Dlib,
 }
 
 impl DetectorKind {
@@ -62,13 +64,18 @@ impl DetectorKind {
 
 impl EmbedderKind {
     /// Every embedder.
-    pub const ALL: [EmbedderKind; 2] = [EmbedderKind::Sface, EmbedderKind::Facenet];
+    pub const ALL: [EmbedderKind; 3] = [
+        EmbedderKind::Sface,
+        EmbedderKind::Facenet,
+        EmbedderKind::Dlib,
+    ];
 
     /// What it declares (known without loading it).
     pub fn info(self) -> &'static EmbedderInfo {
         match self {
             EmbedderKind::Sface => &sface::INFO,
             EmbedderKind::Facenet => &facenet::INFO,
+            EmbedderKind::Dlib => &dlib::INFO,
         }
     }
 
@@ -213,6 +220,7 @@ pub fn load_embedder(
     Ok(match kind {
         EmbedderKind::Sface => Box::new(sface::SFaceEmbedder::load(paths, options)?),
         EmbedderKind::Facenet => Box::new(facenet::FaceNetEmbedder::load(paths, options)?),
+        EmbedderKind::Dlib => Box::new(dlib::DlibEmbedder::load(paths, options)?),
     })
 }
 
