@@ -321,9 +321,9 @@ mod tests {
             assert_eq!(k.name().parse::<EmbedderKind>(), Ok(k));
             assert_eq!(EmbedderKind::for_model_id(k.info().model_id), Some(k));
         }
-        let e = "dlib".parse::<EmbedderKind>().unwrap_err();
+        let e = "arcface".parse::<EmbedderKind>().unwrap_err();
         assert!(
-            e.contains("unknown model \"dlib\"") && e.contains("sface"),
+            e.contains("unknown model \"arcface\"") && e.contains("sface"),
             "{e}"
         );
         let c: VisionConfig = toml::from_str("").unwrap();
