@@ -9,7 +9,7 @@
 
 use image::RgbImage;
 
-use super::shape::{Affine, similarity_transform};
+use super::shape::{Affine, DlibRect, similarity_transform};
 
 /// A rectangle with real coordinates (`dlib::drectangle`); as in dlib its width
 /// is `right - left + 1`.
@@ -86,16 +86,8 @@ impl DRect {
 /// Larger chips (`rows × cols`) come back empty (0×0) from [`extract_chip`].
 pub const MAX_CHIP_PIXELS: usize = 1 << 26;
 
-/// An integer rectangle (`dlib::rectangle`, inclusive).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct IRect {
-    left: i64,
-    top: i64,
-    right: i64,
-    bottom: i64,
-}
-
-impl IRect {
+/// The integer rectangle helpers dlib's chip extraction uses.
+impl DlibRect {
     const EMPTY: Self = Self::new(0, 0, -1, -1);
 
     const fn new(left: i64, top: i64, right: i64, bottom: i64) -> Self {
@@ -332,7 +324,7 @@ pub fn extract_chip(img: &RgbImage, details: &ChipDetails) -> RgbImage {
     let d = details;
     let (rows, cols) = (d.rows, d.cols);
     if d.angle == 0.0 && rows as f64 == d.rect.height() && cols as f64 == d.rect.width() {
-        return copy_chip(img, IRect::rounded(&d.rect));
+        return copy_chip(img, DlibRect::rounded(&d.rect));
     }
     let Some(size) = rows.checked_mul(cols).filter(|&n| n <= MAX_CHIP_PIXELS) else {
         return RgbImage::new(0, 0);
@@ -373,16 +365,16 @@ pub fn extract_chip(img: &RgbImage, details: &ChipDetails) -> RgbImage {
         lo = [lo[0].min(p[0]), lo[1].min(p[1])];
         hi = [hi[0].max(p[0]), hi[1].max(p[1])];
     }
-    let full = IRect::of_image(img);
+    let full = DlibRect::of_image(img);
     let grown = DRect::new(
         (lo[0] - grow).max(0.0),
         (lo[1] - grow).max(0.0),
         (hi[0] + grow).min(full.right as f64),
         (hi[1] + grow).min(full.bottom as f64),
     );
-    let bounds = IRect::rounded(&grown);
+    let bounds = DlibRect::rounded(&grown);
     let bounds = if bounds.is_empty() {
-        IRect::EMPTY
+        DlibRect::EMPTY
     } else {
         bounds
     };
@@ -448,7 +440,7 @@ pub fn extract_chip(img: &RgbImage, details: &ChipDetails) -> RgbImage {
 }
 
 /// dlib's `basic_extract_image_chip`: the rectangle copied, black outside the image.
-fn copy_chip(img: &RgbImage, location: IRect) -> RgbImage {
+fn copy_chip(img: &RgbImage, location: DlibRect) -> RgbImage {
     let (w, h) = (
         location.right - location.left + 1,
         location.bottom - location.top + 1,
@@ -460,7 +452,7 @@ fn copy_chip(img: &RgbImage, location: IRect) -> RgbImage {
         return RgbImage::new(0, 0);
     }
     let mut chip = RgbImage::new(w, h);
-    let area = location.intersect(&IRect::of_image(img));
+    let area = location.intersect(&DlibRect::of_image(img));
     if area.is_empty() {
         return chip;
     }
