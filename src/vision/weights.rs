@@ -220,9 +220,15 @@ impl ConvWeights {
 
     /// Folds an inference-mode batch normalisation that follows this convolution.
     pub fn fold_batch_norm(&mut self, bn: &BatchNorm) {
+        self.fold_affine(|o| bn.affine(o));
+    }
+
+    /// Folds a per-channel `scale·x + shift` that follows this convolution:
+    /// `affine(o)` gives output channel `o`'s `(scale, shift)`.
+    pub fn fold_affine(&mut self, affine: impl Fn(usize) -> (f32, f32)) {
         let per_out = self.weight.len() / self.spec.cout;
         for (o, chunk) in self.weight.chunks_exact_mut(per_out).enumerate() {
-            let (scale, shift) = bn.affine(o);
+            let (scale, shift) = affine(o);
             chunk.iter_mut().for_each(|v| *v *= scale);
             self.bias[o] = self.bias[o] * scale + shift;
         }

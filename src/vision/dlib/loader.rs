@@ -229,7 +229,7 @@ fn details(r: &mut Reader) -> Result<Layer, DatError> {
             if version == "con_6" && r.bool()? {
                 return Err(r.error("con_ with a fused ReLU is not supported"));
             }
-            if shape[0] != filters || shape[2] != kh || shape[3] != kw {
+            if filters == 0 || shape[0] != filters || shape[2] != kh || shape[3] != kw {
                 return Err(r.error(format!("con_ filters {shape:?} for {filters} {kh}×{kw}")));
             }
             let n: usize = shape.iter().product();
@@ -332,26 +332,9 @@ impl Import {
                     shape,
                     stride,
                     pad,
-                    mut weight,
+                    weight,
                     bias,
                 } => {
-                    let mut bias = bias.unwrap_or_else(|| vec![0.0; shape[0]]);
-                    if let Some(Layer::Affine { gamma, beta }) =
-                        layers.next_if(|l| l.kind() == "affine")
-                    {
-                        if gamma.len() != shape[0] || beta.len() != shape[0] {
-                            return Err(ModelError::Mismatch(format!(
-                                "dlib affine of {} channels after a con_ of {}",
-                                gamma.len(),
-                                shape[0]
-                            )));
-                        }
-                        let per = weight.len() / shape[0].max(1);
-                        for (o, chunk) in weight.chunks_mut(per.max(1)).enumerate() {
-                            chunk.iter_mut().for_each(|w| *w *= gamma[o]);
-                            bias[o] = gamma[o] * bias[o] + beta[o];
-                        }
-                    }
                     if stride[0] != stride[1] || pad[0] != pad[1] {
                         return Err(ModelError::Mismatch(format!(
                             "dlib con_ with stride {stride:?}, padding {pad:?}"
@@ -365,7 +348,21 @@ impl Import {
                         pad: [pad[0], pad[0]],
                         groups: 1,
                     };
-                    convs.push(ConvWeights { spec, weight, bias });
+                    let bias = bias.unwrap_or_else(|| vec![0.0; spec.cout]);
+                    let mut conv = ConvWeights { spec, weight, bias };
+                    if let Some(Layer::Affine { gamma, beta }) =
+                        layers.next_if(|l| l.kind() == "affine")
+                    {
+                        if gamma.len() != spec.cout || beta.len() != spec.cout {
+                            return Err(ModelError::Mismatch(format!(
+                                "dlib affine of {} channels after a con_ of {}",
+                                gamma.len(),
+                                spec.cout
+                            )));
+                        }
+                        conv.fold_affine(|o| (gamma[o], beta[o]));
+                    }
+                    convs.push(conv);
                 }
                 Layer::Fc { dims, weight, bias } => {
                     fc = Some((weight, bias.unwrap_or_else(|| vec![0.0; dims[1]])));
