@@ -7,9 +7,9 @@
 //! a 128-D descriptor. dlib compares descriptors by Euclidean distance, same
 //! person below 0.6; on unit vectors that is a cosine of 0.82.
 //!
-//! The box comes from facegate's detector, not dlib's HOG one:
-//! [`dlib_rect`] maps it onto the box dlib's detector would draw, which is
-//! what the shape predictor was trained on.
+//! The box comes from facegate's detector, not dlib's HOG one (whose boxes
+//! the shape predictor was trained on): [`dlib_rect`] turns it into a square
+//! of the same centre, not yet fitted to the boxes dlib's detector draws.
 
 pub mod chip;
 pub mod dat;
@@ -91,8 +91,8 @@ pub fn import(paths: &ModelPaths, device: &Device) -> Result<Option<DlibResNet>,
     Ok(Some(DlibResNet::build(&mut src, device)?))
 }
 
-/// The box dlib's frontal face detector would draw around `face`, from
-/// facegate's detector box.
+/// The box handed to the shape predictor for `face`: a square on the
+/// detector box's centre, its side the mean of the box's width and height.
 pub fn dlib_rect(face: &Detection) -> DlibRect {
     let [x, y, w, h] = face.bbox;
     let side = 0.5 * (w + h);
