@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""dlib reference for the Rust shape predictor and face chip (tests/dlib_landmarks.rs).
+"""dlib reference for the Rust shape predictor and face chip (tests/dlib.rs).
 
 Run with the dlib venv's interpreter (`source scripts/setup.sh && ensure_dlib_python`,
 then `$FACEGATE_DLIB_PYTHON scripts/dlib_reference.py ...`):

@@ -7,7 +7,11 @@
 //! with dlib's HOG detector (one upsampling) or takes the rectangles given. For
 //! every face: facegate's landmarks from the same rectangle within
 //! [`LANDMARK_TOL`] px of dlib's, facegate's 150×150 chip from dlib's landmarks
-//! within [`CHIP_TOL`] grey levels of `dlib.get_face_chip`.
+//! within [`CHIP_TOL`] grey levels of `dlib.get_face_chip`; and facegate's
+//! ResNet (imported from dlib's `.dat` by facegate's parser, run on burn)
+//! within [`DESCRIPTOR_TOL`] of `compute_face_descriptor`, both on dlib's own
+//! chip (the network alone) and on facegate's landmarks and chip (the whole
+//! pipeline). One run of the script serves both checks.
 //!
 //! `FACEGATE_DLIB_LIST=FILE` adds photos (lines `PATH [L,T,R,B ...]`).
 
@@ -16,12 +20,16 @@ use std::process::Command;
 
 use facegate::vision::dlib::chip::{extract_chip, face_chip_details};
 use facegate::vision::dlib::shape::{DlibRect, ShapePredictor};
+use facegate::vision::dlib::{self, DlibEmbedder};
+use facegate::vision::{Backend, Embedder, ModelPaths};
 use serde_json::Value;
 
 /// Landmarks, pixels (max over the 5 points and both axes).
 const LANDMARK_TOL: f32 = 0.5;
 /// Chip pixels, grey levels per channel.
 const CHIP_TOL: u8 = 1;
+/// Descriptors, max |Δ| over the 128 components (issue #16's bar).
+const DESCRIPTOR_TOL: f32 = 1e-3;
 
 /// Photos with the faces dlib's detector finds.
 const PHOTOS: [&str; 8] = [
@@ -116,9 +124,7 @@ fn points(v: &Value) -> Vec<[f32; 2]> {
         .collect()
 }
 
-#[test]
-fn landmarks_and_chips_match_dlib() {
-    let python = dlib_python();
+fn shape_predictor() -> ShapePredictor {
     let model =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("models/shape_predictor_5_face_landmarks.dat");
     let bytes = std::fs::read(&model).unwrap_or_else(|e| {
@@ -127,13 +133,23 @@ fn landmarks_and_chips_match_dlib() {
             model.display()
         )
     });
-    let sp = ShapePredictor::from_bytes(&bytes).expect("parsing the shape predictor");
-    assert_eq!(sp.num_parts(), 5);
+    ShapePredictor::from_bytes(&bytes).expect("parsing the shape predictor")
+}
 
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("dlib_landmarks-{}", std::process::id()));
+#[test]
+fn landmarks_chips_and_descriptors_match_dlib() {
+    let python = dlib_python();
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("dlib-{}", std::process::id()));
     std::fs::create_dir_all(&out).expect("creating the work directory");
     let reference = reference(&python, &out);
+    landmarks_and_chips(&reference);
+    descriptors(&reference);
+    let _ = std::fs::remove_dir_all(&out); // kept to look at if a check failed
+}
+
+fn landmarks_and_chips(reference: &Value) {
+    let sp = shape_predictor();
+    assert_eq!(sp.num_parts(), 5);
 
     let (mut faces, mut given) = (0, 0);
     let (mut worst_px, mut worst_grey, mut off_pixels, mut chip_pixels) =
@@ -209,9 +225,6 @@ fn landmarks_and_chips_match_dlib() {
          levels, {off_pixels} of {chip_pixels} channel values differ",
         reference["images"].as_array().map_or(0, Vec::len),
     );
-    if failures.is_empty() {
-        let _ = std::fs::remove_dir_all(&out); // kept to look at otherwise
-    }
     assert!(
         faces >= 40,
         "only {faces} faces: dlib's detector found fewer than expected"
@@ -221,5 +234,78 @@ fn landmarks_and_chips_match_dlib() {
         "{} mismatches:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number") as f32)
+        .collect()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+fn descriptors(reference: &Value) {
+    let paths = ModelPaths::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
+    let device = Backend::default().device().expect("backend");
+    let model = dlib::import(&paths, &device)
+        .expect("importing dlib's ResNet")
+        .expect("models/dlib_face_recognition_resnet_model_v1.dat (scripts/seed_models.py dlib)");
+    let embedder = DlibEmbedder::from_parts(model, shape_predictor(), device);
+    assert_eq!(embedder.info().dim, 128);
+
+    let (mut faces, mut worst_net, mut worst_all) = (0, 0f32, 0f32);
+    for image in reference["images"].as_array().expect("images") {
+        let rgb = image::open(image["rgb"].as_str().expect("rgb"))
+            .expect("decoding the PNG")
+            .to_rgb8();
+        let faces_here = image["faces"].as_array().expect("faces");
+        let dlib_chips: Vec<_> = faces_here
+            .iter()
+            .map(|f| {
+                image::open(f["chip"].as_str().expect("chip"))
+                    .expect("chip PNG")
+                    .to_rgb8()
+            })
+            .collect();
+        let own_chips: Vec<_> = faces_here
+            .iter()
+            .map(|f| {
+                let shape = embedder.landmarks(&rgb, rect(&f["rect"]));
+                let details = face_chip_details(&shape, 150, 0.25).expect("5 points");
+                extract_chip(&rgb, &details)
+            })
+            .collect();
+        let on_dlib_chips = embedder.descriptors(&dlib_chips);
+        let end_to_end = embedder.descriptors(&own_chips);
+        assert_eq!(on_dlib_chips.len(), faces_here.len());
+        assert_eq!(end_to_end.len(), faces_here.len());
+        for ((f, net), all) in faces_here.iter().zip(&on_dlib_chips).zip(&end_to_end) {
+            let want = floats(&f["descriptor"]);
+            worst_net = worst_net.max(max_diff(net, &want));
+            worst_all = worst_all.max(max_diff(all, &want));
+            faces += 1;
+        }
+    }
+    eprintln!(
+        "dlib descriptors, {faces} faces: network on dlib's chips max |Δ| {worst_net:.2e}; \
+         facegate's landmarks + chip + network max |Δ| {worst_all:.2e}"
+    );
+    assert!(faces >= 25, "only {faces} faces found by dlib");
+    assert!(
+        worst_net <= DESCRIPTOR_TOL,
+        "network: max |Δ| {worst_net} > {DESCRIPTOR_TOL}"
+    );
+    assert!(
+        worst_all <= DESCRIPTOR_TOL,
+        "whole pipeline: max |Δ| {worst_all} > {DESCRIPTOR_TOL}"
     );
 }
