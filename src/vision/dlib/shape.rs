@@ -502,9 +502,8 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/models/shape_predictor_5_face_landmarks.dat"
         );
-        let Ok(bytes) = std::fs::read(path) else {
-            return; // fetched by scripts/seed_models.py dlib; tests/dlib_landmarks.rs needs it
-        };
+        let bytes = std::fs::read(path)
+            .unwrap_or_else(|e| panic!("{path}: {e} (scripts/seed_models.py dlib fetches it)"));
         let sp = ShapePredictor::from_bytes(&bytes).unwrap();
         assert_eq!(sp.num_parts(), 5);
         let img = RgbImage::from_pixel(100, 100, image::Rgb([128, 128, 128]));
