@@ -15,13 +15,16 @@
 //!
 //! `FACEGATE_DLIB_LIST=FILE` adds photos (lines `PATH [L,T,R,B ...]`).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::reference::floats;
 use facegate::vision::dlib::chip::{extract_chip, face_chip_details};
 use facegate::vision::dlib::shape::{DlibRect, ShapePredictor};
 use facegate::vision::dlib::{self, DlibEmbedder};
-use facegate::vision::{Backend, Embedder, ModelPaths};
+use facegate::vision::{Backend, Embedder};
 use serde_json::Value;
 
 /// Landmarks, pixels (max over the 5 points and both axes).
@@ -54,7 +57,7 @@ const GIVEN: [(&str, &str); 2] = [
 ];
 
 fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
+    common::shared_data()
 }
 
 /// The dlib venv's interpreter; no silent skip without it.
@@ -237,14 +240,6 @@ fn landmarks_and_chips(reference: &Value) {
     );
 }
 
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number") as f32)
-        .collect()
-}
-
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter()
@@ -254,7 +249,7 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 }
 
 fn descriptors(reference: &Value) {
-    let paths = ModelPaths::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
+    let paths = common::models();
     let device = Backend::default().device().expect("backend");
     let model = dlib::import(&paths, &device)
         .expect("importing dlib's ResNet")

@@ -20,6 +20,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
+use common::reference::floats;
 use facegate::vision::detection::iou;
 use facegate::vision::yunet::DetectorInput;
 use facegate::vision::{
@@ -68,14 +69,6 @@ fn reference(work: &Path) -> Value {
     );
     let text = std::fs::read_to_string(work.join("reference.json")).expect("reference.json");
     serde_json::from_str(&text).expect("reference.json is JSON")
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number") as f32)
-        .collect()
 }
 
 /// Largest difference between facegate's maps for one picture and onnxruntime's
