@@ -138,12 +138,7 @@ pub fn parse(bytes: &[u8]) -> Result<Network, DatError> {
     }
     let mut layers = vec![input(&mut r)?];
     layers.push(details(&mut r)?);
-    for _ in 0..3 {
-        r.bool()?;
-    }
-    for _ in 0..3 {
-        r.tensor()?;
-    }
+    training_state(&mut r)?;
     if input_version == 3 {
         r.int()?;
     }
@@ -154,12 +149,7 @@ pub fn parse(bytes: &[u8]) -> Result<Network, DatError> {
             _ => return Err(r.error(format!("wrapper version {v} (dlib before 19.2?)"))),
         }
         layers.push(details(&mut r)?);
-        for _ in 0..3 {
-            r.bool()?;
-        }
-        for _ in 0..3 {
-            r.tensor()?;
-        }
+        training_state(&mut r)?;
     }
     if !r.at_end() {
         return Err(r.error("bytes left after the network"));
@@ -169,6 +159,18 @@ pub fn parse(bytes: &[u8]) -> Result<Network, DatError> {
         margin,
         dist_thresh,
     })
+}
+
+/// What `add_layer` writes after a layer's details: three flags and three
+/// tensors (gradients, the cached output, the parameters' gradients), dropped.
+fn training_state(r: &mut Reader) -> Result<(), DatError> {
+    for _ in 0..3 {
+        r.bool()?;
+    }
+    for _ in 0..3 {
+        r.tensor()?;
+    }
+    Ok(())
 }
 
 fn input(r: &mut Reader) -> Result<Layer, DatError> {
