@@ -67,6 +67,9 @@ check "models/onnx/$SFACE" "$SFACE_SHA256"
 # dlib's ResNet and 5-point shape predictor (face-recognition-models, CC0), copied
 # as they are: `models import` reads dlib's serialisation itself.
 "$py" scripts/seed_models.py dlib
+# Passive liveness (MiniFASNet V2 + V1SE, Apache-2.0): no registry ships them;
+# from the local mirror ($FACEGATE_MODEL_MIRROR, default ../shared/models).
+"$py" scripts/liveness_models.py
 # The seed's embedder: FaceNet's frozen TensorFlow graph, parsed without TensorFlow.
 "$py" scripts/facenet_graph.py
 

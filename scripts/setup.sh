@@ -79,7 +79,8 @@ ensure_models() {
     local m=$root/models
     [ -f "$m/yunet.bpk" ] && [ -f "$m/sface.bpk" ] && [ -f "$m/yunet-int8.bpk" ] && [ -f "$m/sface-int8.bpk" ] &&
         [ -f "$m/retinaface.bpk" ] && [ -f "$m/retinaface-int8.bpk" ] &&
-        [ -f "$m/dlib.bpk" ] && [ -f "$m/shape_predictor_5_face_landmarks.dat" ] && return 0
+        [ -f "$m/dlib.bpk" ] && [ -f "$m/shape_predictor_5_face_landmarks.dat" ] &&
+        [ -f "$m/minifasnet_v2-int8.bpk" ] && [ -f "$m/minifasnet_v1se-int8.bpk" ] && return 0
     local bin=${1:-}
     if [ -z "$bin" ]; then
         (cd "$root" && cargo build -q)

@@ -10,6 +10,7 @@ use crate::camera::CameraConfig;
 use crate::decide::DecisionConfig;
 use crate::display::DisplayConfig;
 use crate::door::DoorConfig;
+use crate::liveness::LivenessConfig;
 use crate::vision::{Backend, DetectorConfig, Precision, VisionConfig};
 
 /// A config file that cannot be used.
@@ -50,6 +51,9 @@ pub struct Config {
     /// How frames become decisions.
     #[serde(default)]
     pub decision: DecisionConfig,
+    /// Presentation-attack detection.
+    #[serde(default)]
+    pub liveness: LivenessConfig,
     /// Relay, door contact and exit button.
     pub door: DoorConfig,
     /// Status display (none when absent).
@@ -225,6 +229,10 @@ impl Config {
             .decision
             .validate()
             .map_err(|m| invalid(format!("[decision]: {m}")))?;
+        config
+            .liveness
+            .validate(config.decision.votes)
+            .map_err(|m| invalid(format!("[liveness]: {m}")))?;
         config
             .door
             .validate()

@@ -1,5 +1,6 @@
 //! From per-frame matches to one decision per approach: follow the largest
-//! face, grant when K of the last N frames match the same person, call a face
+//! face, grant when K of the last N frames match the same person (and, with
+//! liveness on, enough of those K frames were found live), call a face
 //! unknown after N frames without a match, and stay quiet for a re-trigger
 //! interval after deciding.
 
@@ -77,6 +78,24 @@ pub struct Sighting {
     pub bbox: [f32; 4],
     /// Best match, whatever its score.
     pub best: Option<Candidate>,
+    /// Its liveness score (0–1), when it was checked (matched faces only).
+    pub live: Option<f32>,
+}
+
+/// How many of a grant's agreeing frames must be live, and at what score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LiveRule {
+    /// Liveness score at or above which a frame's face is live.
+    pub threshold: f32,
+    /// Live frames needed among the agreeing ones.
+    pub frames: usize,
+}
+
+/// A frame that matched: who, and how live the face looked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Hit {
+    candidate: Candidate,
+    live: Option<f32>,
 }
 
 /// What the terminal decided.
@@ -90,6 +109,19 @@ pub enum Decision {
         score: f32,
         /// Frames considered.
         frames: usize,
+    },
+    /// `person` matched in enough frames, but too few of them were live.
+    NotLive {
+        /// Person index.
+        person: usize,
+        /// Best score among the agreeing frames.
+        score: f32,
+        /// Frames considered.
+        frames: usize,
+        /// Agreeing frames found live.
+        live_frames: usize,
+        /// The highest liveness score among the agreeing frames.
+        best_live: f32,
     },
     /// A face that matches nobody.
     Unknown {
@@ -105,7 +137,8 @@ pub enum Decision {
 pub struct Decider {
     config: DecisionConfig,
     threshold: f32,
-    window: VecDeque<Option<Candidate>>,
+    live_rule: Option<LiveRule>,
+    window: VecDeque<Option<Hit>>,
     misses: usize,
     best_miss: Option<Candidate>,
     absent: usize,
@@ -118,6 +151,7 @@ impl Decider {
     pub fn new(config: DecisionConfig, gallery_threshold: f32) -> Self {
         Self {
             threshold: config.threshold.unwrap_or(gallery_threshold),
+            live_rule: None,
             config,
             window: VecDeque::new(),
             misses: 0,
@@ -126,6 +160,17 @@ impl Decider {
             track: None,
             decided_at: None,
         }
+    }
+
+    /// Grants also need `rule`'s live frames (None: liveness off).
+    pub fn with_liveness(mut self, rule: Option<LiveRule>) -> Self {
+        self.live_rule = rule;
+        self
+    }
+
+    /// Whether faces are checked for liveness.
+    pub fn checks_liveness(&self) -> bool {
+        self.live_rule.is_some()
     }
 
     /// The threshold in use.
@@ -179,7 +224,10 @@ impl Decider {
             self.decided_at = None;
         }
         let hit = s.best.filter(|c| c.score >= self.threshold);
-        self.window.push_back(hit);
+        self.window.push_back(hit.map(|candidate| Hit {
+            candidate,
+            live: s.live,
+        }));
         if self.window.len() > self.config.window {
             self.window.pop_front();
         }
@@ -195,11 +243,31 @@ impl Decider {
             }
         }
         let frames = self.window.len();
-        let decision = if let Some((person, score)) = self.agreed() {
-            Some(Decision::Granted {
-                person,
-                score,
-                frames,
+        let decision = if let Some((person, score, live)) = self.agreed() {
+            Some(match self.live_rule {
+                Some(rule) => {
+                    let live_frames = live.iter().filter(|l| **l >= rule.threshold).count();
+                    if live_frames >= rule.frames {
+                        Decision::Granted {
+                            person,
+                            score,
+                            frames,
+                        }
+                    } else {
+                        Decision::NotLive {
+                            person,
+                            score,
+                            frames,
+                            live_frames,
+                            best_live: live.iter().copied().fold(0.0, f32::max),
+                        }
+                    }
+                }
+                None => Decision::Granted {
+                    person,
+                    score,
+                    frames,
+                },
             })
         } else if self.misses >= self.config.unknown_after {
             Some(Decision::Unknown {
@@ -218,17 +286,27 @@ impl Decider {
         decision
     }
 
-    /// The person with at least `votes` hits in the window, and their best score.
-    fn agreed(&self) -> Option<(usize, f32)> {
-        let hits: Vec<Candidate> = self.window.iter().flatten().copied().collect();
-        hits.iter().find_map(|c| {
-            let same: Vec<f32> = hits
+    /// The person with at least `votes` hits in the window, their best
+    /// score, and the liveness scores of those hits (0 where unchecked).
+    fn agreed(&self) -> Option<(usize, f32, Vec<f32>)> {
+        let hits: Vec<Hit> = self.window.iter().flatten().copied().collect();
+        hits.iter().find_map(|h| {
+            let person = h.candidate.person;
+            let same: Vec<&Hit> = hits
                 .iter()
-                .filter(|o| o.person == c.person)
-                .map(|o| o.score)
+                .filter(|o| o.candidate.person == person)
                 .collect();
-            (same.len() >= self.config.votes)
-                .then(|| (c.person, same.iter().copied().fold(f32::MIN, f32::max)))
+            (same.len() >= self.config.votes).then(|| {
+                let best = same
+                    .iter()
+                    .map(|o| o.candidate.score)
+                    .fold(f32::MIN, f32::max);
+                (
+                    person,
+                    best,
+                    same.iter().map(|o| o.live.unwrap_or(0.0)).collect(),
+                )
+            })
         })
     }
 }
@@ -254,6 +332,14 @@ mod tests {
         Some(Sighting {
             bbox: BOX,
             best: Some(Candidate { person, score }),
+            live: None,
+        })
+    }
+
+    fn live_face(person: usize, score: f32, live: f32) -> Option<Sighting> {
+        face(person, score).map(|s| Sighting {
+            live: Some(live),
+            ..s
         })
     }
 
@@ -361,10 +447,53 @@ mod tests {
                 person: 1,
                 score: 0.6,
             }),
+            live: None,
         }));
         seq.push(face(1, 0.6));
         // Each jump resets the window, so three votes never accumulate.
         assert!(run(&mut d, &seq).is_empty());
+    }
+
+    #[test]
+    fn a_match_that_is_not_live_enough_is_refused_as_not_live() {
+        let rule = Some(LiveRule {
+            threshold: 0.5,
+            frames: 2,
+        });
+        // Three matching frames, one live: refused, with the counts.
+        let mut d = decider().with_liveness(rule);
+        let seq = [
+            live_face(4, 0.6, 0.9),
+            live_face(4, 0.7, 0.2),
+            live_face(4, 0.6, 0.4),
+        ];
+        let got = run(&mut d, &seq);
+        assert_eq!(
+            got,
+            vec![(
+                2,
+                Decision::NotLive {
+                    person: 4,
+                    score: 0.7,
+                    frames: 3,
+                    live_frames: 1,
+                    best_live: 0.9
+                }
+            )]
+        );
+        // Two of three live: granted. Unchecked frames never count as live.
+        let mut d = decider().with_liveness(rule);
+        let seq = [live_face(4, 0.6, 0.9), face(4, 0.7), live_face(4, 0.6, 0.5)];
+        assert!(matches!(
+            run(&mut d, &seq)[..],
+            [(2, Decision::Granted { .. })]
+        ));
+        let mut d = decider().with_liveness(rule);
+        let seq = [face(4, 0.6), face(4, 0.7), live_face(4, 0.6, 0.5)];
+        assert!(matches!(
+            run(&mut d, &seq)[..],
+            [(2, Decision::NotLive { .. })]
+        ));
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod events;
 pub mod export_request;
 pub mod gallery;
 pub mod gpio;
+pub mod liveness;
 pub mod terminal;
 pub mod update;
 pub mod usb_import;

@@ -199,6 +199,36 @@ enum Command {
         #[arg(long, default_value = "largest")]
         subject: facegate::vision::Subject,
     },
+    /// Is each face live? MiniFASNet's score per face (exit 0: a face, all live).
+    Liveness {
+        /// Image file.
+        image: PathBuf,
+        /// Score at or above which a face is live.
+        #[arg(long, default_value_t = facegate::liveness::DEFAULT_THRESHOLD)]
+        threshold: f32,
+    },
+    /// Liveness error rates on a labelled set (ISO/IEC 30107-3 APCER and
+    /// BPCER), the threshold for a target APCER, a DET plot.
+    CalibrateLiveness {
+        /// Set with labels.csv (file, label = live|spoof, attack, tag) or
+        /// live/ and spoof/ sub-folders.
+        dir: Option<PathBuf>,
+        /// A folder of live faces only (repeatable): every image below it.
+        #[arg(long)]
+        bona_fide: Vec<PathBuf>,
+        /// Threshold to report at.
+        #[arg(long, default_value_t = facegate::liveness::DEFAULT_THRESHOLD)]
+        threshold: f32,
+        /// Target APCER for the suggested threshold.
+        #[arg(long, default_value_t = 0.01)]
+        target_apcer: f64,
+        /// Draw the DET curve to this PNG.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+        /// Write every presentation's score here (tab-separated).
+        #[arg(long)]
+        scores_out: Option<PathBuf>,
+    },
     /// Copy a mounted USB stick's facegate/gallery.fgal into the inbox
     /// (run by board/usb-import.sh as the facegate user; no symlinks followed).
     UsbImport {
@@ -417,6 +447,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
     };
     let options = LoadOptions::new(cli.backend, cli.precision, config);
     let vision = || Vision::load(&paths, kinds, &options);
+    let liveness = || -> Result<cli::liveness::Models> {
+        Ok(cli::liveness::Models {
+            detector: facegate::vision::pipeline::load_detector(kinds.detector, &paths, &options)?,
+            passive: facegate::vision::minifasnet::Passive::load(&paths, &options)?,
+        })
+    };
     let json = cli.json;
     match &cli.command {
         Command::Models {
@@ -504,6 +540,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 subject: *subject,
             };
             cli::calibrate::calibrate(|| Ok(vision()?), args, json)?;
+        }
+        Command::Liveness { image, threshold } => {
+            return cli::liveness::liveness(&liveness()?, image, *threshold, json);
+        }
+        Command::CalibrateLiveness {
+            dir,
+            bona_fide,
+            threshold,
+            target_apcer,
+            plot,
+            scores_out,
+        } => {
+            let args = cli::liveness::CalibrateArgs {
+                dir: opt(dir),
+                bona_fide,
+                threshold: *threshold,
+                target_apcer: *target_apcer,
+                plot: opt(plot),
+                scores_out: opt(scores_out),
+            };
+            cli::liveness::calibrate(&liveness()?, args, json)?;
         }
         Command::Gallery { action } => gallery(action, opt(&cli.device_key), json)?,
         Command::Events { action } => events(action, json)?,

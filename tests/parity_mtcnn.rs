@@ -16,7 +16,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use facegate::vision::mtcnn::MtcnnDetector;
 use facegate::vision::{Backend, DetectorConfig, LoadOptions, Precision, picture};
@@ -36,25 +36,8 @@ const INT8_MEAN_TOL: f32 = 2.5;
 
 type Face = ([f32; 4], f32, [[f32; 2]; 5]);
 
-fn torch_python() -> PathBuf {
-    let cache = std::env::var_os("FACEGATE_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/facegate")
-        });
-    let py = cache.join("venv-torch/bin/python");
-    assert!(
-        py.exists(),
-        "facenet-pytorch's reference needs torch: {} is missing. Make it with\n  \
-         python3 -m venv {venv} && {venv}/bin/pip install torch torchvision pillow numpy",
-        py.display(),
-        venv = cache.join("venv-torch").display()
-    );
-    py
-}
-
 fn reference(inputs: &Path, out: &Path) -> Value {
-    let torch = torch_python();
+    let torch = common::reference::torch_python();
     common::reference::seed(
         inputs,
         out,

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 pub mod identification;
+pub mod liveness;
 
 use serde::Serialize;
 
@@ -276,6 +277,21 @@ fn eer(genuine_desc: &[f32], impostor_desc: &[f32]) -> (f64, f32) {
     (best.1, best.2)
 }
 
+/// Makes DejaVu Sans the plots' "sans-serif" (Debian `fonts-dejavu-core`).
+fn register_font() -> Result<(), String> {
+    let font = [
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/TTF/DejaVuSans.ttf",
+        "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    ]
+    .iter()
+    .find_map(|p| std::fs::read(p).ok())
+    .ok_or("no DejaVu Sans font found (install fonts-dejavu-core)")?;
+    let font: &'static [u8] = Box::leak(font.into_boxed_slice());
+    plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, font)
+        .map_err(|_| "cannot load the font".to_string())
+}
+
 /// Draws score histograms (left) and the ROC curve, TAR against log FAR
 /// (right), to a PNG. Needs a TrueType font (DejaVu Sans, Debian package
 /// `fonts-dejavu-core`).
@@ -287,17 +303,7 @@ pub fn plot(
 ) -> Result<(), String> {
     use plotters::prelude::*;
 
-    let font = [
-        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-        "/usr/share/fonts/TTF/DejaVuSans.ttf",
-        "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    ]
-    .iter()
-    .find_map(|p| std::fs::read(p).ok())
-    .ok_or("no DejaVu Sans font found (install fonts-dejavu-core)")?;
-    let font: &'static [u8] = Box::leak(font.into_boxed_slice());
-    plotters::style::register_font("sans-serif", FontStyle::Normal, font)
-        .map_err(|_| "cannot load the font")?;
+    register_font()?;
 
     let e = |err: &dyn std::fmt::Display| err.to_string();
     let root = BitMapBackend::new(path, (1200, 500)).into_drawing_area();

@@ -78,11 +78,14 @@ pub enum EventKind {
     NoGallery,
     /// The display could not be opened or written.
     DisplayFault,
+    /// An enrolled person's face matched but was not found live (a photo,
+    /// a screen or a mask held up to the camera): refused.
+    NotLive,
 }
 
 impl EventKind {
     /// Every kind, in index order.
-    pub const ALL: [EventKind; 21] = [
+    pub const ALL: [EventKind; 22] = [
         EventKind::Started,
         EventKind::Stopped,
         EventKind::Granted,
@@ -104,6 +107,7 @@ impl EventKind {
         EventKind::ClockWentBack,
         EventKind::NoGallery,
         EventKind::DisplayFault,
+        EventKind::NotLive,
     ];
 
     /// Stable lower-case name for CSV, JSON and `--kind`.
@@ -130,6 +134,7 @@ impl EventKind {
             EventKind::ClockWentBack => "clock-went-back",
             EventKind::NoGallery => "no-gallery",
             EventKind::DisplayFault => "display-fault",
+            EventKind::NotLive => "not-live",
         }
     }
 }

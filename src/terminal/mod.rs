@@ -4,6 +4,7 @@
 
 pub mod clock;
 
+mod act;
 mod door_events;
 mod stats;
 mod updates;
@@ -28,8 +29,9 @@ use crate::config::Config;
 use crate::display::{self, Panel, Screen};
 use crate::door::{self, DoorEvent, DoorHandle, SimPins};
 use crate::events::{Event, EventKind, EventLog};
-use crate::gallery::{DeviceKey, Gallery, Index, Keyring, Policy, now_unix};
+use crate::gallery::{DeviceKey, Gallery, Index, Keyring, Policy};
 use crate::update::{Loaded, Store, Updates};
+use crate::vision::minifasnet::Passive;
 use crate::vision::{Detection, LoadOptions, ModelPaths, Vision};
 
 /// Consecutive undecodable frames treated as a lost camera.
@@ -54,6 +56,8 @@ pub struct Terminal {
     pending_events: Vec<Event>,
     next_update_check: Instant,
     vision: Vision,
+    /// The liveness models, when `[liveness]` is on.
+    liveness: Option<Passive>,
     /// The people (their templates live in `index` only).
     gallery: Gallery,
     /// [`Gallery::fingerprint`] of the gallery as loaded.
@@ -193,6 +197,12 @@ impl Terminal {
         );
         let vision =
             Vision::load(&models, config.vision, &options).context("loading the models")?;
+        let liveness = match config.liveness.rule() {
+            Some(_) => {
+                Some(Passive::load(&models, &options).context("loading the liveness models")?)
+            }
+            None => None,
+        };
         // A camera that is not there yet is retried like a lost one.
         let (camera, err) =
             camera::open_or_pending(&config.camera, &config.base).context("opening the camera")?;
@@ -200,13 +210,15 @@ impl Terminal {
             Some(e) => warn!(%e, "camera not available yet; retrying"),
             None => info!(camera = %camera.describe(), "camera open"),
         }
-        let decider = Decider::new(config.decision, gallery.header().threshold);
+        let decider = Decider::new(config.decision, gallery.header().threshold)
+            .with_liveness(config.liveness.rule());
         let terminal = Self {
             opened: started,
             updates,
             pending_events: startup_events,
             next_update_check: Instant::now(),
             vision,
+            liveness,
             index,
             decider,
             gallery,
@@ -311,7 +323,8 @@ impl Terminal {
         }
     }
 
-    /// Detect → follow the largest face → align → embed → search.
+    /// Detect → follow the largest face → align → embed → search → (for a
+    /// match, with liveness on) liveness.
     fn recognise(&mut self, img: &RgbImage) -> Option<Sighting> {
         let detections = timed(&mut self.stats.detect, "detect", || {
             self.vision.detector.detect(img)
@@ -335,80 +348,23 @@ impl Terminal {
                 score: m.score,
             })
         });
+        let matched = best.is_some_and(|c| c.score >= self.decider.threshold());
+        let live = match &self.liveness {
+            Some(models) if matched => {
+                self.stats.live_checks += 1;
+                // A box the models cannot crop counts as not live.
+                let score = timed(&mut self.stats.liveness, "liveness", || {
+                    models.score(img, face.bbox)
+                });
+                Some(score.map_or(0.0, |s| s.live))
+            }
+            _ => None,
+        };
         Some(Sighting {
             bbox: face.bbox,
             best,
+            live,
         })
-    }
-
-    /// Carries out a decision: door, display, log.
-    fn act(&mut self, decision: Decision) {
-        self.stats.decisions += 1;
-        if self.stats.first_decision.is_none() {
-            self.stats.first_decision = Some(self.opened.elapsed());
-        }
-        let hold = Some(Duration::from_millis(self.config.terminal.result_screen_ms));
-        match decision {
-            Decision::Granted {
-                person,
-                score,
-                frames,
-            } => {
-                let p = &self.gallery.persons()[person];
-                let (id, name) = (p.id, p.name.to_string());
-                let (valid_from, valid_until) = (p.valid_from, p.valid_until);
-                let mut e = event(EventKind::Granted, None);
-                (e.person_id, e.name, e.score, e.frames) =
-                    (Some(id), Some(name.clone()), Some(score), frames as u16);
-                let trusted = self.check_clock();
-                match validity_problem(valid_from, valid_until, now_unix(), trusted) {
-                    // Granted only once the door thread has driven the relay.
-                    None => match self.door.unlock() {
-                        Ok(()) => {
-                            info!(%name, score, frames, "granted");
-                            self.show(Screen::Granted { name }, hold);
-                        }
-                        Err(why) => {
-                            warn!(%name, score, "recognised, but {why}");
-                            e.kind = EventKind::DoorFault;
-                            e.detail = Some(why);
-                            let message = "Door not unlocked".to_string();
-                            self.show(Screen::Fault { message }, hold);
-                        }
-                    },
-                    Some(reason) => {
-                        info!(%name, score, %reason, "denied");
-                        e.kind = EventKind::Denied;
-                        e.detail = Some(reason.to_string());
-                        self.show(
-                            Screen::Denied {
-                                reason: reason.to_string(),
-                            },
-                            hold,
-                        );
-                    }
-                }
-                self.record(e);
-            }
-            Decision::Unknown { best, frames } => {
-                let mut e = event(EventKind::Unknown, None);
-                e.frames = frames as u16;
-                if let Some(c) = best {
-                    // The closest enrolled person, for whoever audits the log.
-                    let p = &self.gallery.persons()[c.person];
-                    e.score = Some(c.score);
-                    e.detail = Some(format!("closest enrolled: {} (id {})", p.name, p.id));
-                }
-                info!(best = ?e.score, frames, "unknown face");
-                self.record(e);
-                self.show(
-                    Screen::Denied {
-                        reason: "Not recognised".into(),
-                    },
-                    hold,
-                );
-            }
-        }
     }
 
     /// Face seen (box) or idle, unless a result or alarm is on screen.

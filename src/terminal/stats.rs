@@ -23,6 +23,10 @@ pub struct Stats {
     pub embed: Duration,
     /// 1:N search.
     pub search: Duration,
+    /// Liveness checks (matched faces only, with `[liveness]` on).
+    pub liveness: Duration,
+    /// Faces checked for liveness.
+    pub live_checks: u64,
     /// Wall time of the run.
     pub wall: Duration,
     /// From opening the terminal (door, display, log, models, gallery,
@@ -44,7 +48,7 @@ impl Stats {
         format!(
             "{} frames in {:.1} s ({:.1} fps); first frame {:.0} ms, first decision {:.0} ms after start; per frame: \
              capture {:.1} ms, detect {:.1} ms; per face ({}): align {:.2} ms, embed {:.1} ms, \
-             search {:.2} ms; {} decisions",
+             search {:.2} ms; liveness {:.1} ms per check ({}); {} decisions",
             self.frames,
             self.wall.as_secs_f64(),
             self.fps(),
@@ -56,6 +60,8 @@ impl Stats {
             per(self.align, self.faces),
             per(self.embed, self.faces),
             per(self.search, self.faces),
+            per(self.liveness, self.live_checks),
+            self.live_checks,
             self.decisions
         )
     }

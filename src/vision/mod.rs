@@ -15,6 +15,7 @@ mod error;
 pub mod facenet;
 mod kernels;
 pub mod layers;
+pub mod minifasnet;
 pub mod mtcnn;
 pub mod picture;
 pub mod pipeline;
@@ -125,6 +126,9 @@ pub fn import_models(paths: &ModelPaths, device: &Device) -> Result<Vec<PathBuf>
     }
     if let Some(model) = dlib::import(paths, device)? {
         out.extend(save_both(model, paths, "dlib", quantize::EMBEDDER_BLOCK)?);
+    }
+    for (name, model) in minifasnet::import(paths, device)? {
+        out.extend(save_both(model, paths, name, quantize::EMBEDDER_BLOCK)?);
     }
     let export = paths.file("retinaface", "safetensors");
     if export.exists() {

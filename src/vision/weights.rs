@@ -284,6 +284,27 @@ impl BatchNorm {
         })
     }
 
+    /// Reads a PyTorch `BatchNorm` saved under `prefix` (`{prefix}.weight`,
+    /// `.bias`, `.running_mean`, `.running_var`) with `channels` channels.
+    pub fn take_torch(
+        w: &mut Weights,
+        prefix: &str,
+        channels: usize,
+        epsilon: f32,
+    ) -> Result<Self, ModelError> {
+        let mut get = |p: &str| {
+            w.take(&format!("{prefix}.{p}"), &[channels])
+                .map(|r| r.data)
+        };
+        Ok(Self {
+            gamma: get("weight")?,
+            beta: get("bias")?,
+            mean: get("running_mean")?,
+            var: get("running_var")?,
+            epsilon,
+        })
+    }
+
     /// `(scale, shift)` of channel `c`: `bn(x) = scale * x + shift`.
     pub fn affine(&self, c: usize) -> (f32, f32) {
         let scale = self.gamma[c] / (self.var[c] + self.epsilon).sqrt();

@@ -1,7 +1,7 @@
 //! Reading what the reference scripts (`scripts/generate_reference*.py`)
 //! write: JSON, little-endian f32 files, and running the seed script.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -71,4 +71,23 @@ pub fn detection(v: &Value, box_key: &str) -> facegate::vision::Detection {
         landmarks: landmarks(&v["landmarks"]),
         score: v["score"].as_f64().expect("score") as f32,
     }
+}
+
+/// The interpreter of `$FACEGATE_CACHE/venv-torch` (setup.sh's
+/// `ensure_torch_python`); a test that needs it fails without it.
+pub fn torch_python() -> PathBuf {
+    let cache = std::env::var_os("FACEGATE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/facegate")
+        });
+    let py = cache.join("venv-torch/bin/python");
+    assert!(
+        py.exists(),
+        "facenet-pytorch's reference needs torch: {} is missing. Make it with\n  \
+         python3 -m venv {venv} && {venv}/bin/pip install torch torchvision pillow numpy",
+        py.display(),
+        venv = cache.join("venv-torch").display()
+    );
+    py
 }

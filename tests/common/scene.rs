@@ -24,18 +24,33 @@ pub struct Scene {
 
 impl Scene {
     pub fn new(tag: &str, playlist: &str, inputs: &str, extra: &str) -> Self {
-        let dir = super::TempDir::new(tag);
         let ids = super::shared_data().join("id-photos-wikimedia");
-        for (person, photo) in [
-            ("Emmanuel Macron", "person_a_1.jpg"),
-            ("Jacinda Ardern", "person_b_1.jpg"),
-        ] {
+        let people = [
+            ("Emmanuel Macron", ids.join("person_a_1.jpg")),
+            ("Jacinda Ardern", ids.join("person_b_1.jpg")),
+        ];
+        let frames = ["person_a_2.jpg", "person_b_2.jpg", "impostor_1.jpg"].map(|p| ids.join(p));
+        Self::with_people(tag, &people, &frames, playlist, inputs, extra)
+    }
+
+    /// A scene with these people (name, enrolment photo) and these pictures
+    /// beside the playlist (which names them by file name).
+    pub fn with_people(
+        tag: &str,
+        people: &[(&str, PathBuf)],
+        pictures: &[PathBuf],
+        playlist: &str,
+        inputs: &str,
+        extra: &str,
+    ) -> Self {
+        let dir = super::TempDir::new(tag);
+        for (person, photo) in people {
             let d = dir.path().join("people").join(person);
             std::fs::create_dir_all(&d).unwrap();
-            std::fs::copy(ids.join(photo), d.join(photo)).unwrap();
+            std::fs::copy(photo, d.join(photo.file_name().unwrap())).unwrap();
         }
-        for photo in ["person_a_2.jpg", "person_b_2.jpg", "impostor_1.jpg"] {
-            std::fs::copy(ids.join(photo), dir.path().join(photo)).unwrap();
+        for photo in pictures {
+            std::fs::copy(photo, dir.path().join(photo.file_name().unwrap())).unwrap();
         }
         let vision = super::vision(Backend::default(), DetectorConfig::default());
         let empty = Gallery::new(
@@ -52,7 +67,7 @@ impl Scene {
             |_| {},
         )
         .unwrap();
-        assert_eq!(gallery.persons().len(), 2, "{report:?}");
+        assert_eq!(gallery.persons().len(), people.len(), "{report:?}");
         gallery
             .save(&dir.path().join("gallery.fgal"), None)
             .unwrap();
