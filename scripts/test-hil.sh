@@ -67,7 +67,8 @@ share=$work/share
 rm -rf "$work" && mkdir -p "$share/models" "$share/board" "$share/scene" "$share/out/inbox"
 cp "$arm/facegate" "$arm/facegate-hil" "$share/"
 [ -z "${HIL_BEFORE:-}" ] || cp "$HIL_BEFORE" "$share/facegate-before"
-cp models/retinaface-int8.bpk models/yunet-int8.bpk models/sface-int8.bpk "$share/models/"
+cp models/retinaface-int8.bpk models/yunet-int8.bpk models/sface-int8.bpk \
+    models/minifasnet_v2-int8.bpk models/minifasnet_v1se-int8.bpk "$share/models/"
 cp board/qemu.toml "$share/board/"
 cp scripts/hil/scenarios.sh "$share/"
 ids=$data/id-photos-wikimedia

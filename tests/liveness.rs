@@ -91,7 +91,8 @@ fn crops_and_logits_match_upstreams_opencv_and_pytorch() {
         };
         let png = work.path().join(format!("img{i}.png"));
         img.save(&png).expect("writing PNG");
-        job.push(json!({"png": png, "bbox": face.bbox}));
+        // As f64: the reference computes in Python floats from these values.
+        job.push(json!({"png": png, "bbox": face.bbox.map(f64::from)}));
         decoded.push((path.clone(), img, face.bbox));
     }
     assert!(
@@ -193,4 +194,67 @@ fn crops_and_logits_match_upstreams_opencv_and_pytorch() {
         "crops differ by {worst_grey} grey levels"
     );
     assert!(worst_int8 <= INT8_TOL, "int8 differs by {worst_int8}");
+}
+
+/// The terminal on the sim board, a replayed approach of an enrolled person.
+/// The attacker holds up a print of the enrolment photo, so recognition
+/// matches by construction: only liveness stands between the print and the
+/// door. Outcome read from the relay record and the event log.
+mod terminal {
+    use super::common::scene::Scene;
+    use facegate::events::EventKind;
+
+    const LIVE: &str = "siwm_race_Live_Test_Live_670_5c33489.jpg";
+    const PRINT: &str = "siwm_race-test_Spoof_Paper_Paper_118_0f6cf82.jpg";
+
+    fn scene(tag: &str, picture: &str, extra: &str) -> Scene {
+        let spoof = super::common::shared_data().join("spoof");
+        let photo = match picture {
+            LIVE => spoof.join("live").join(LIVE),
+            _ => spoof.join("spoof").join(PRINT),
+        };
+        Scene::with_people(
+            tag,
+            &[("Visitor", photo.clone())],
+            &[photo],
+            &format!("{picture} x12\nblank x3\n"),
+            "",
+            &format!("fps = 10\n{extra}"),
+        )
+    }
+
+    #[test]
+    fn a_print_of_an_enrolled_person_is_refused_as_not_live() {
+        let out = scene("live-print", PRINT, "").run();
+        assert_eq!(out.count(EventKind::NotLive), 1, "{:?}", out.kinds());
+        assert_eq!(out.count(EventKind::Granted), 0, "{:?}", out.kinds());
+        assert!(
+            out.relay_levels().iter().all(|high| !high),
+            "relay moved: {:?}",
+            out.relay
+        );
+        let e = out
+            .events
+            .iter()
+            .find(|e| e.kind == EventKind::NotLive)
+            .unwrap();
+        assert_eq!(e.name.as_deref(), Some("Visitor"));
+        assert!(out.shown("denied"), "screens: {:?}", out.screens);
+    }
+
+    #[test]
+    fn the_same_print_opens_the_door_with_liveness_off() {
+        let out = scene("live-off", PRINT, "[liveness]\nmode = \"off\"").run();
+        assert_eq!(out.count(EventKind::Granted), 1, "{:?}", out.kinds());
+        assert_eq!(out.count(EventKind::NotLive), 0);
+        assert!(out.pulse_ms() > 0);
+    }
+
+    #[test]
+    fn a_live_enrolled_person_is_let_in() {
+        let out = scene("live-ok", LIVE, "").run();
+        assert_eq!(out.count(EventKind::Granted), 1, "{:?}", out.kinds());
+        assert_eq!(out.count(EventKind::NotLive), 0);
+        assert!(out.pulse_ms() > 0);
+    }
 }

@@ -14,14 +14,14 @@ const COEF_SCALE: f32 = 2048.0;
 /// The inclusive pixel box `[x0, y0, x1, y1]` upstream crops for a face box
 /// `[x, y, w, h]` at `scale` in a `width`×`height` image; `None` for an empty
 /// box or image.
-pub fn crop_box(width: u32, height: u32, bbox: [f32; 4], scale: f32) -> Option<[u32; 4]> {
+pub fn crop_box(width: u32, height: u32, bbox: [f32; 4], scale: f64) -> Option<[u32; 4]> {
     let [x, y, w, h] = bbox.map(f64::from);
     let (sw, sh) = (f64::from(width), f64::from(height));
     let usable = w > 0.0 && h > 0.0 && width > 1 && height > 1 && x.is_finite() && y.is_finite();
     if !usable {
         return None;
     }
-    let scale = f64::from(scale).min((sh - 1.0) / h).min((sw - 1.0) / w);
+    let scale = scale.min((sh - 1.0) / h).min((sw - 1.0) / w);
     let (nw, nh) = (w * scale, h * scale);
     let (cx, cy) = (x + w / 2.0, y + h / 2.0);
     let (mut x0, mut y0) = (cx - nw / 2.0, cy - nh / 2.0);

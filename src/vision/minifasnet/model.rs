@@ -53,8 +53,9 @@ impl Variant {
         }
     }
 
-    /// How much the face box is enlarged for its crop.
-    pub fn crop_scale(self) -> f32 {
+    /// How much the face box is enlarged for its crop (f64: upstream's
+    /// Python floats, so boxes on a pixel boundary round as upstream's do).
+    pub fn crop_scale(self) -> f64 {
         match self {
             Variant::V2 => 2.7,
             Variant::V1Se => 4.0,
