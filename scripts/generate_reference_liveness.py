@@ -9,12 +9,15 @@ tools venv, torch in venv-torch), so there are two steps:
 
     python  generate_reference_liveness.py crops  JOB.json OUT_DIR   # venv (cv2)
     python  generate_reference_liveness.py logits JOB.json OUT_DIR   # venv-torch
+    python  generate_reference_liveness.py bench  JOB.json OUT_DIR ITERS THREADS  # venv-torch
 
 JOB.json: {"images": [{"png": PATH, "bbox": [x, y, w, h]}, ...]} (the image as facegate
 decoded it, and the face box facegate's detector found). `crops` writes
 OUT_DIR/{i}_{v2,v1se}.png and OUT_DIR/crops.json (the crop boxes upstream chose);
 `logits` reads those PNGs and writes OUT_DIR/logits.json: per image, per model, the
 3 logits and the softmax, plus the summed prediction as upstream's test.py makes it.
+`bench` (benches/liveness.rs) times both models on the first image's crops, ITERS
+runs after a warm-up on THREADS threads, and prints {"ms_per_face": median}.
 """
 import json
 import os
@@ -58,12 +61,9 @@ def crops(job, out):
         json.dump(boxes, f)
 
 
-def logits(job, out):
-    import numpy as np
+def torch_models(threads=1):
     import torch
-    import torch.nn.functional as F
-    from PIL import Image
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     net = upstream("MiniFASNet")
     models = {}
     for name, fname, ctor, _ in MODELS:
@@ -73,14 +73,46 @@ def logits(job, out):
         sd = {k[len("module."):] if k.startswith("module.") else k: v for k, v in sd.items()}
         model.load_state_dict(sd)
         models[name] = model.eval()
+    return models
+
+
+def crop_tensor(out, i, name):
+    """Crop `i` of model `name` as upstream's ToTensor gives it: BGR CHW floats 0-255."""
+    import numpy as np
+    import torch
+    from PIL import Image
+    rgb = np.asarray(Image.open(os.path.join(out, f"{i}_{name}.png")).convert("RGB"))
+    bgr = rgb[:, :, ::-1].copy()
+    return torch.from_numpy(bgr.transpose(2, 0, 1)).float().unsqueeze(0)
+
+
+def bench(job, out, iters, threads):
+    import statistics
+    import time
+    import torch
+    models = torch_models(threads)
+    xs = {name: crop_tensor(out, 0, name) for name, *_ in MODELS}
+    times = []
+    with torch.no_grad():
+        for k in range(iters + 3):
+            t = time.perf_counter()
+            for name, *_ in MODELS:
+                torch.softmax(models[name](xs[name]), dim=1)
+            if k >= 3:
+                times.append((time.perf_counter() - t) * 1e3)
+    print(json.dumps({"ms_per_face": statistics.median(times)}))
+
+
+def logits(job, out):
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    models = torch_models()
     results = []
     for i in range(len(job["images"])):
         row, total = {}, np.zeros(3)
         for name, *_ in MODELS:
-            rgb = np.asarray(Image.open(os.path.join(out, f"{i}_{name}.png")).convert("RGB"))
-            bgr = rgb[:, :, ::-1].copy()
-            # upstream's ToTensor: HWC -> CHW floats, no division by 255.
-            x = torch.from_numpy(bgr.transpose(2, 0, 1)).float().unsqueeze(0)
+            x = crop_tensor(out, i, name)
             with torch.no_grad():
                 y = models[name](x)
             p = F.softmax(y, dim=1)[0].numpy()
@@ -94,13 +126,17 @@ def logits(job, out):
 
 
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] not in ("crops", "logits"):
+    steps = {"crops": 4, "logits": 4, "bench": 6}
+    if len(sys.argv) < 2 or steps.get(sys.argv[1]) != len(sys.argv):
         sys.exit(__doc__)
-    step, job, out = sys.argv[1:]
+    step, job, out = sys.argv[1:4]
     with open(job) as f:
         job = json.load(f)
     os.makedirs(out, exist_ok=True)
-    {"crops": crops, "logits": logits}[step](job, out)
+    if step == "bench":
+        bench(job, out, int(sys.argv[4]), int(sys.argv[5]))
+    else:
+        {"crops": crops, "logits": logits}[step](job, out)
 
 
 if __name__ == "__main__":

@@ -258,3 +258,71 @@ mod terminal {
         assert!(out.pulse_ms() > 0);
     }
 }
+
+/// README, *Liveness*: on the spoof set at the default threshold (int8), no
+/// attack accepted and only the two 256-px face crops without context
+/// rejected among the live images; every ID photo live.
+#[test]
+fn spoof_set_and_id_photos_give_the_readmes_error_rates() {
+    let data = common::shared_data();
+    let run = Command::new(env!("CARGO_BIN_EXE_facegate"))
+        .arg("--models")
+        .arg(common::models().dir())
+        .args(["--json", "calibrate-liveness"])
+        .arg(data.join("spoof"))
+        .arg("--bona-fide")
+        .arg(data.join("id-photos-wikimedia"))
+        .output()
+        .expect("running facegate");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let v: Value = serde_json::from_slice(&run.stdout).expect("JSON");
+    let r = &v["report"];
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&r["overall"]).unwrap_or_default()
+    );
+    let count = |group: &Value, key: &str| group[key].as_u64().expect(key);
+    let overall = &r["overall"];
+    assert_eq!(
+        (
+            count(overall, "attacks"),
+            count(overall, "attacks_accepted")
+        ),
+        (19, 0)
+    );
+    assert_eq!(
+        (
+            count(overall, "bona_fide"),
+            count(overall, "bona_fide_rejected")
+        ),
+        (48, 2)
+    );
+    assert_eq!(count(overall, "no_face"), 0);
+    let ids = &r["per_source"]["id-photos-wikimedia"];
+    assert_eq!(
+        (count(ids, "bona_fide"), count(ids, "bona_fide_rejected")),
+        (6, 0)
+    );
+    let mut rejected: Vec<&str> = r["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["file"].as_str().expect("file"))
+        .collect();
+    rejected.sort();
+    assert_eq!(
+        rejected,
+        [
+            "live/siwm_demo_1_24484cc.png",
+            "live/siwm_demo_20_30bef71.png"
+        ]
+    );
+    assert_eq!(
+        r["threshold"].as_f64().map(|t| t as f32),
+        Some(DEFAULT_THRESHOLD)
+    );
+}
