@@ -1,6 +1,8 @@
 //! Where a model's layer weights come from: zeros (a skeleton that a `.bpk` record
 //! is loaded into) or the exported ONNX weights (import).
 
+use burn::module::Param;
+use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 
@@ -52,4 +54,24 @@ pub fn conv(
     device: &Device,
 ) -> Result<Conv2d, ModelError> {
     Ok(src.conv(index, spec)?.into_module(device))
+}
+
+/// Builds a burn dense layer `din → dout` from a source.
+pub fn linear(
+    src: &mut dyn LayerSource,
+    din: usize,
+    dout: usize,
+    device: &Device,
+) -> Result<Linear, ModelError> {
+    let (weight, bias) = src.linear(din, dout)?;
+    Ok(Linear {
+        weight: Param::from_tensor(Tensor::from_data(
+            TensorData::new(weight, [din, dout]),
+            device,
+        )),
+        bias: Some(Param::from_tensor(Tensor::from_data(
+            TensorData::new(bias, [dout]),
+            device,
+        ))),
+    })
 }

@@ -11,7 +11,6 @@
 //! fewer channels: `add_prev` sums the two as if each were zero beyond its
 //! own extent.
 
-use burn::module::Param;
 use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
@@ -20,7 +19,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::ops::PadMode;
 
 use crate::vision::ModelError;
-use crate::vision::layers::{LayerSource, conv};
+use crate::vision::layers::{LayerSource, conv, linear};
 use crate::vision::weights::ConvSpec;
 
 /// Input side.
@@ -125,17 +124,7 @@ impl DlibResNet {
                 cin = ch;
             }
         }
-        let (weight, bias) = src.linear(cin, EMBEDDING_DIM)?;
-        let fc = Linear {
-            weight: Param::from_tensor(Tensor::from_data(
-                TensorData::new(weight, [cin, EMBEDDING_DIM]),
-                device,
-            )),
-            bias: Some(Param::from_tensor(Tensor::from_data(
-                TensorData::new(bias, [EMBEDDING_DIM]),
-                device,
-            ))),
-        };
+        let fc = linear(src, cin, EMBEDDING_DIM, device)?;
         Ok(Self {
             stem,
             pool: MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).init(),

@@ -13,7 +13,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use crate::vision::ModelError;
-use crate::vision::layers::{LayerSource, conv};
+use crate::vision::layers::{LayerSource, conv, linear};
 use crate::vision::weights::ConvSpec;
 
 /// Input side.
@@ -226,17 +226,7 @@ impl FaceNet {
             .map(|_| at.block(BLOCK8, SCALES[2], true))
             .collect::<Result<Vec<_>, _>>()?;
         blocks8.push(at.block(BLOCK8, SCALES[3], false)?);
-        let (weight, bias) = at.src.linear(FEATURE_CHANNELS, EMBEDDING_DIM)?;
-        let bottleneck = Linear {
-            weight: burn::module::Param::from_tensor(Tensor::from_data(
-                TensorData::new(weight, [FEATURE_CHANNELS, EMBEDDING_DIM]),
-                device,
-            )),
-            bias: Some(burn::module::Param::from_tensor(Tensor::from_data(
-                TensorData::new(bias, [EMBEDDING_DIM]),
-                device,
-            ))),
-        };
+        let bottleneck = linear(at.src, FEATURE_CHANNELS, EMBEDDING_DIM, device)?;
         Ok(Self {
             stem,
             pool: pool(),

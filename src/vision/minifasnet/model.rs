@@ -17,7 +17,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
 use crate::vision::ModelError;
-use crate::vision::layers::{LayerSource, conv};
+use crate::vision::layers::{LayerSource, conv, linear};
 use crate::vision::weights::ConvSpec;
 
 /// Side of the square input crop.
@@ -310,17 +310,7 @@ impl MiniFasNet {
         }
         let sep = take(src)?;
         let last_dw = take(src)?;
-        let (weight, bias) = src.linear(FEATURE_CHANNELS, CLASSES)?;
-        let head = Linear {
-            weight: Param::from_tensor(Tensor::from_data(
-                TensorData::new(weight, [FEATURE_CHANNELS, CLASSES]),
-                device,
-            )),
-            bias: Some(Param::from_tensor(Tensor::from_data(
-                TensorData::new(bias, [CLASSES]),
-                device,
-            ))),
-        };
+        let head = linear(src, FEATURE_CHANNELS, CLASSES, device)?;
         Ok(Self {
             stem,
             stem_dw,

@@ -15,7 +15,7 @@ use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 
 use crate::vision::ModelError;
-use crate::vision::layers::{LayerSource, conv};
+use crate::vision::layers::{LayerSource, conv, linear};
 use crate::vision::weights::ConvSpec;
 
 /// One convolution + PReLU of a trunk, with the max pool after it (if any).
@@ -77,25 +77,6 @@ fn prelu(
             device,
         )),
         alpha_value: 0.0,
-    })
-}
-
-fn linear(
-    src: &mut dyn LayerSource,
-    din: usize,
-    dout: usize,
-    device: &Device,
-) -> Result<Linear, ModelError> {
-    let (weight, bias) = src.linear(din, dout)?;
-    Ok(Linear {
-        weight: Param::from_tensor(Tensor::from_data(
-            TensorData::new(weight, [din, dout]),
-            device,
-        )),
-        bias: Some(Param::from_tensor(Tensor::from_data(
-            TensorData::new(bias, [dout]),
-            device,
-        ))),
     })
 }
 

@@ -9,7 +9,7 @@ use burn::nn::conv::Conv2d;
 use burn::nn::{Linear, PRelu};
 use burn::prelude::*;
 
-use crate::vision::layers::{LayerSource, conv};
+use crate::vision::layers::{LayerSource, conv, linear};
 use crate::vision::weights::ConvSpec;
 use crate::vision::{ModelError, kernels};
 
@@ -84,17 +84,7 @@ impl SFace {
             })
             .collect::<Result<_, ModelError>>()?;
         let din = FEATURE_CHANNELS * 7 * 7;
-        let (weight, bias) = src.linear(din, EMBEDDING_DIM)?;
-        let fc = Linear {
-            weight: burn::module::Param::from_tensor(Tensor::from_data(
-                TensorData::new(weight, [din, EMBEDDING_DIM]),
-                device,
-            )),
-            bias: Some(burn::module::Param::from_tensor(Tensor::from_data(
-                TensorData::new(bias, [EMBEDDING_DIM]),
-                device,
-            ))),
-        };
+        let fc = linear(src, din, EMBEDDING_DIM, device)?;
         Ok(Self { blocks, fc })
     }
 
