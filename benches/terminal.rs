@@ -114,7 +114,11 @@ fn main() {
     let mut setups = Vec::new();
     for detector in DetectorKind::ALL {
         for embedder in EmbedderKind::ALL {
-            let vision = VisionConfig { detector, embedder };
+            let vision = VisionConfig {
+                detector,
+                embedder,
+                flip: false,
+            };
             for precision in Precision::ALL {
                 if vision != VisionConfig::default() && precision != Precision::default() {
                     continue;

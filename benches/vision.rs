@@ -157,6 +157,7 @@ fn time_burn(
             let crop = facegate::vision::AlignedFace {
                 size: case.shape[3],
                 bgr: case.data.clone(),
+                more: Vec::new(),
             };
             std::hint::black_box(embedder.run(std::slice::from_ref(&crop)));
         }

@@ -10,7 +10,8 @@
 #             OpenCV and dlib's face_recognition (1 and 2 threads)
 #   device    peak RSS and cold start with a 100k gallery; aarch64 instructions
 #             per frame under qemu-user
-#   accuracy  facegate calibrate (fp32, int8) beside dlib on every labelled set
+#   accuracy  every embedder and fusion beside dlib on every labelled set (1:1)
+#             and 1:N on LFW (~1.5 h on 2 cores)
 #   seed      every detector x embedder on LFW folds 4-10, detector recall on
 #             dlib-faces (beside dlib's HOG); their model speed is in `speed`
 #   identification  1:N on LFW: FNIR at FPIR 1e-2/1e-3 for galleries of 100
@@ -87,8 +88,8 @@ for part in "${parts[@]}"; do
             echo
             echo "Run $(stamp)."
             echo
-            echo "Command: \`scripts/bench.sh accuracy\` (= \`scripts/accuracy.sh $bin\`): \`facegate calibrate\` per set with \`--precision fp32\` and \`int8\`, \`--scores-out\` the pairs, \`scripts/accuracy_dlib.py\` scores the same pairs with dlib's face_recognition, \`facegate calibrate --scores\` computes the same figures from them."
-            echo "A pair with a photo in which a system finds no face counts as rejected for that system. \"extrap.\": fewer impostor pairs than 1/FAR, the threshold is just above the highest impostor score."
+            echo "Command: \`scripts/bench.sh accuracy\` (= \`scripts/accuracy.sh $bin\`): per system and photo folder, every photo embedded once (\`facegate calibrate --embeddings FILE\`; dlib's face_recognition by \`scripts/accuracy_dlib.py\` into the same kind of file), then the pairs (\`--pairs\`, all pairs with \`--per-person 2\`) and the 1:N galleries (\`--identification\`) scored from those files by the same code for every system. LFW: the central face of each photo (LFW's convention), RetinaFace boxes for facegate. Fusions: score-level, weights fitted by \`scripts/fusion_cv.py\`, cross-validated across the seven folds on View 2."
+            echo "A pair with a photo in which a system finds no face counts as rejected for that system, and a mated search with no face as a miss. \"extrap.\": fewer impostor pairs than 1/FAR, the threshold is just above the highest impostor score."
             echo
             scripts/accuracy.sh "$bin"
             echo

@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 bin=${1:-${CARGO_TARGET_DIR:-target}/release/facegate}
 lfw=${FACEGATE_SHARED_DATA:-$root/../shared/data}/lfw-deepfunneled
+# Each photo embedded once per subject rule (`calibrate --embeddings`).
+work=$(mktemp -d) && trap 'rm -rf "$work"' EXIT
 
 echo "| system, subject face | gallery | mated / non-mated searches | rank-1 miss | FNIR @ FPIR 1e-2 (threshold) | FNIR @ FPIR 1e-3 (threshold) |"
 echo "|---|---:|---:|---:|---:|---:|"
@@ -19,6 +21,6 @@ for run in "${runs[@]}"; do
     IFS='|' read -r subject note args <<<"$run"
     # shellcheck disable=SC2086
     json=$("$bin" --json calibrate "$lfw" --identification --gallery-size 100,1000 \
-        --trials 5 --far 1e-3 --subject "$subject" $args 2>/dev/null)
+        --trials 5 --far 1e-3 --subject "$subject" --embeddings "$work/$subject.tsv" $args 2>/dev/null)
     "$FACEGATE_PYTHON" scripts/identification_row.py "facegate RetinaFace + SFace int8, $subject$note" "$json"
 done

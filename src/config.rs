@@ -237,6 +237,17 @@ impl Config {
             .door
             .validate()
             .map_err(|e| invalid(format!("[door]: {e}")))?;
+        if let Some(f) = config.decision.fpir
+            && config.vision.gallery_threshold(1, f).is_none()
+        {
+            return Err(invalid(format!(
+                "[decision]: no 1:N thresholds were measured for fpir {f} with {} + {}{} \
+                 (measured: fpir 1e-2 and 1e-3, README *Accuracy*); set threshold instead",
+                config.vision.detector,
+                config.vision.embedder,
+                if config.vision.flip { ", flip" } else { "" }
+            )));
+        }
         let floor = config.min_threshold();
         if !(-1.0..=1.0).contains(&floor) {
             return Err(invalid(format!(
@@ -251,6 +262,16 @@ impl Config {
             )));
         }
         Ok(config)
+    }
+
+    /// The threshold a gallery of `people` is searched at: its own (or
+    /// `[decision] threshold`), raised to `[decision] fpir`'s for its size.
+    pub fn match_threshold(&self, gallery_threshold: f32, people: usize) -> f32 {
+        let base = self.decision.threshold.unwrap_or(gallery_threshold);
+        self.decision
+            .fpir
+            .and_then(|f| self.vision.gallery_threshold(people, f))
+            .map_or(base, |t| base.max(t))
     }
 
     /// The lowest gallery threshold this device accepts.
@@ -331,6 +352,30 @@ relay = "GPIO17"
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("/nonexistent/board.toml:"), "{e}");
+    }
+
+    #[test]
+    fn fpir_raises_the_threshold_for_the_gallery_size_never_lowers_it() {
+        let c = parse(&format!("{MINIMAL}\n[decision]\nfpir = 1e-3\n")).unwrap();
+        let at = |n| c.vision.gallery_threshold(n, 1e-3).unwrap();
+        assert_eq!(c.match_threshold(0.373, 2), at(100));
+        assert_eq!(c.match_threshold(0.373, 1000), at(1000));
+        assert!(at(1000) > at(100));
+        assert_eq!(c.match_threshold(0.9, 1000), 0.9, "never lowered");
+        let fixed = parse(&format!(
+            "{MINIMAL}\n[decision]\nfpir = 1e-3\nthreshold = 0.45\n"
+        ))
+        .unwrap();
+        assert_eq!(fixed.match_threshold(0.373, 1000), at(1000));
+        let off = parse(MINIMAL).unwrap();
+        assert_eq!(off.match_threshold(0.373, 1000), 0.373);
+        for bad in [
+            "[decision]\nfpir = 1e-4\n",
+            "[decision]\nfpir = 1e-3\n[vision]\nembedder = \"facenet\"\n",
+        ] {
+            let e = parse(&format!("{MINIMAL}\n{bad}")).unwrap_err().to_string();
+            assert!(e.contains("no 1:N thresholds were measured"), "{e}");
+        }
     }
 }
 

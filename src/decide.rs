@@ -27,6 +27,10 @@ pub struct DecisionConfig {
     pub min_face_px: f32,
     /// Cosine threshold; default: the gallery's calibrated threshold.
     pub threshold: Option<f32>,
+    /// Target chance of a stranger being let in as someone (FPIR, 1e-2 or
+    /// 1e-3): the threshold is raised, never lowered, to the one measured
+    /// for a gallery of this size (`VisionConfig::gallery_threshold`).
+    pub fpir: Option<f64>,
 }
 
 impl Default for DecisionConfig {
@@ -39,6 +43,7 @@ impl Default for DecisionConfig {
             lost_after: 5,
             min_face_px: 60.0,
             threshold: None,
+            fpir: None,
         }
     }
 }
@@ -147,10 +152,11 @@ pub struct Decider {
 }
 
 impl Decider {
-    /// A decider with `threshold` unless the config sets one.
-    pub fn new(config: DecisionConfig, gallery_threshold: f32) -> Self {
+    /// A decider matching at `threshold` (`Config::match_threshold`: the
+    /// gallery's, or the config's, raised for the gallery's size).
+    pub fn new(config: DecisionConfig, threshold: f32) -> Self {
         Self {
-            threshold: config.threshold.unwrap_or(gallery_threshold),
+            threshold,
             live_rule: None,
             config,
             window: VecDeque::new(),
@@ -179,8 +185,8 @@ impl Decider {
     }
 
     /// Sets a new threshold (a new gallery), forgetting the current approach.
-    pub fn set_threshold(&mut self, gallery_threshold: f32) {
-        self.threshold = self.config.threshold.unwrap_or(gallery_threshold);
+    pub fn set_threshold(&mut self, threshold: f32) {
+        self.threshold = threshold;
         self.reset();
     }
 

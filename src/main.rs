@@ -36,6 +36,10 @@ struct Cli {
     /// Face embedder (default: the board config's `[vision]`, else sface).
     #[arg(long, global = true)]
     embedder: Option<EmbedderKind>,
+    /// Average each face's embedding with its mirror image's (default: the
+    /// board config's `[vision] flip`, else off).
+    #[arg(long, global = true)]
+    flip: bool,
     /// Largest detector input, WIDTHxHEIGHT; larger images are scaled down.
     #[arg(long, global = true, default_value = "640x480", value_parser = parse_size)]
     input_size: (u32, u32),
@@ -93,6 +97,10 @@ enum Command {
         /// calibrated for the detector and embedder).
         #[arg(long)]
         threshold: Option<f32>,
+        /// Raise the threshold to the one measured on LFW for this chance of
+        /// a stranger being let in (FPIR: 1e-2 or 1e-3) at the gallery's size.
+        #[arg(long)]
+        fpir: Option<f64>,
         /// --keys and --allow-unverified for the --update gallery.
         #[command(flatten)]
         trust: EditTrust,
@@ -174,6 +182,12 @@ enum Command {
         /// Write every scored pair here (the same format).
         #[arg(long)]
         scores_out: Option<PathBuf>,
+        /// Each photo's embedding: read from this file where it has the
+        /// photo, else computed and added to it (a rerun on the same set,
+        /// or another mode, embeds nothing twice); a reference system's
+        /// file (scripts/accuracy_dlib.py) is scored as it is.
+        #[arg(long)]
+        embeddings: Option<PathBuf>,
         /// 1:N instead of pairs: galleries of --gallery-size people (one
         /// photo each) searched by every other photo; --far is then the
         /// target FPIR and --gallery takes its threshold.
@@ -190,6 +204,10 @@ enum Command {
         /// 1:N: galleries drawn per size (seeded; searches pooled).
         #[arg(long, default_value_t = 5)]
         trials: usize,
+        /// 1:N: photos enrolled per person (the first with a face; a person
+        /// scores the best of them).
+        #[arg(long, default_value_t = 1)]
+        templates: usize,
         /// Errata of the set: a file of `FOLDER_A FOLDER_B` lines, folders
         /// holding one person (e.g. scripts/lfw-errata.txt).
         #[arg(long)]
@@ -444,6 +462,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let kinds = VisionConfig {
         detector: cli.detector.unwrap_or_default(),
         embedder: cli.embedder.unwrap_or_default(),
+        flip: cli.flip,
     };
     let options = LoadOptions::new(cli.backend, cli.precision, config);
     let vision = || Vision::load(&paths, kinds, &options);
@@ -474,6 +493,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             update,
             report,
             threshold,
+            fpir,
             trust,
             encrypt_to,
         } => {
@@ -483,6 +503,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 update: opt(update),
                 report: opt(report),
                 threshold: *threshold,
+                fpir: *fpir,
                 encrypt_to: opt(encrypt_to),
                 trust: trust.with(sign, opt(&cli.device_key)),
             };
@@ -516,9 +537,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             min_photos,
             scores,
             scores_out,
+            embeddings,
             identification,
             gallery_size,
             trials,
+            templates,
             same_person,
             subject,
         } => {
@@ -535,8 +558,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 min_photos: *min_photos,
                 scores: opt(scores),
                 scores_out: opt(scores_out),
+                embeddings: opt(embeddings),
+                source: format!(
+                    "facegate {} {}{} {} {subject} {}",
+                    kinds.detector,
+                    kinds.embedder,
+                    if kinds.flip { " flip" } else { "" },
+                    cli.precision,
+                    facegate::gallery::keys::hex(&kinds.embedder.info().weights_sha256[..8])
+                ),
                 gallery_sizes: if *identification { gallery_size } else { &[] },
                 trials: *trials,
+                templates: *templates,
                 subject: *subject,
             };
             cli::calibrate::calibrate(|| Ok(vision()?), args, json)?;
@@ -568,6 +601,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let models = cli::run::Models {
                 detector: cli.detector,
                 embedder: cli.embedder,
+                flip: cli.flip,
             };
             return cli::run::run(config, models, cli.threads.is_some(), json);
         }

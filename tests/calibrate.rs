@@ -191,8 +191,85 @@ fn identification_on_johns_counts_searches_and_stores_the_threshold() {
         .expect("run");
     assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("needs 6 people with two photos"),
+        String::from_utf8_lossy(&out.stderr)
+            .contains("needs 6 people with 2 photos or more (1 with a face)"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `--embeddings FILE`: the johns embedded once into the file, which a later
+/// run (pairs, then 1:N) reads with no models at all and the same figures; a
+/// file of another system that lacks a photo of the set is refused, and a
+/// damaged one is an error naming the line.
+#[test]
+fn embeddings_file_embeds_each_photo_once() {
+    let dir = common::TempDir::new("calibrate-embeddings");
+    let johns = common::shared_data().join("dlib-johns");
+    let file = dir.path().join("johns.tsv");
+    let calibrate = |models: &std::path::Path, file: &std::path::Path, extra: &[&str]| {
+        common::facegate()
+            .arg("--models")
+            .arg(models)
+            .args(["--json", "calibrate"])
+            .arg(&johns)
+            .arg("--embeddings")
+            .arg(file)
+            .args(extra)
+            .output()
+            .expect("run")
+    };
+    let json = |out: std::process::Output| -> Value {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let first = json(calibrate(common::models().dir(), &file, &[]));
+    let text = std::fs::read_to_string(&file).expect("written");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2 + 55);
+    assert_eq!(lines[0], "# facegate embeddings 1");
+    assert!(
+        lines[1].starts_with("# source: facegate retinaface sface int8 largest "),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(
+        lines[2].split('\t').nth(1).map(|v| v.split(' ').count()),
+        Some(128)
+    );
+
+    // No models: everything comes from the file.
+    let none = dir.path().join("no-models");
+    let again = json(calibrate(&none, &file, &[]));
+    assert_eq!(again["calibration"], first["calibration"]);
+    let ident = json(calibrate(
+        &none,
+        &file,
+        &["--identification", "--gallery-size", "3", "--trials", "2"],
+    ));
+    assert_eq!(ident["identification"][0]["rank1_miss"].as_f64(), Some(0.0));
+    assert_eq!(std::fs::read_to_string(&file).expect("kept"), text);
+
+    // Another system's file without the last photo: refused, not filled in.
+    let other = dir.path().join("other.tsv");
+    let mut kept: Vec<&str> = lines[..lines.len() - 1].to_vec();
+    kept[1] = "# source: someone else";
+    std::fs::write(&other, kept.join("\n") + "\n").expect("write");
+    let out = calibrate(common::models().dir(), &other, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("\"someone else\"") && err.contains("lacks 1 of"),
+        "{err}"
+    );
+    std::fs::write(&other, text.replacen("\t0.", "\tx0.", 1)).expect("write");
+    let out = calibrate(common::models().dir(), &other, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("line 3: a value is not a finite number"),
+        "{err}"
     );
 }

@@ -304,3 +304,42 @@ fn descriptors(reference: &Value) {
         "whole pipeline: max |Δ| {worst_all} > {DESCRIPTOR_TOL}"
     );
 }
+
+/// dlib's `face_recognition` as the accuracy report runs it
+/// (`scripts/accuracy_dlib.py`): its descriptors of the johns written as an
+/// embeddings file, which `facegate calibrate --embeddings` scores with no
+/// model of facegate's: 0 errors (README, *Accuracy*), every chip with a face.
+#[test]
+fn dlib_reference_embeddings_are_scored_by_calibrate() {
+    let python = dlib_python();
+    let dir = common::TempDir::new("dlib-reference-embeddings");
+    let johns = data().join("dlib-johns");
+    let file = dir.path().join("dlib.tsv");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new(&python)
+        .arg(root.join("scripts/accuracy_dlib.py"))
+        .arg(&johns)
+        .arg("largest")
+        .arg(&file)
+        .status()
+        .expect("running accuracy_dlib.py");
+    assert!(status.success());
+    let out = common::facegate()
+        .arg("--models")
+        .arg(dir.path().join("no-models"))
+        .args(["--json", "calibrate"])
+        .arg(&johns)
+        .arg("--embeddings")
+        .arg(&file)
+        .output()
+        .expect("facegate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["photos"], 55, "{v}");
+    assert_eq!(v["photos_without_face"], 0, "{v}");
+    assert_eq!(v["calibration"]["eer"].as_f64(), Some(0.0), "{v}");
+}

@@ -288,3 +288,52 @@ fn cli_enrol_sign_identify_and_verify() {
     assert_eq!(code, 2);
     assert!(err.contains("corrupt"), "{err}");
 }
+
+/// `enroll --fpir 1e-3`: the stored threshold is the one measured on LFW for
+/// a gallery of that size (two people: the smallest measured, 100), above
+/// the 1:1 default; an FPIR nothing was measured for is refused before any
+/// photo is embedded, and nothing is written.
+#[test]
+fn enrol_for_a_target_fpir_stores_the_gallery_size_threshold() {
+    let dir = common::TempDir::new("enroll-fpir");
+    let ids = common::shared_data().join("id-photos-wikimedia");
+    for (person, file) in [("Alice", "person_a_1.jpg"), ("Bob", "person_b_1.jpg")] {
+        let d = dir.path().join("photos").join(person);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        std::fs::copy(ids.join(file), d.join(file)).expect("copy");
+    }
+    let p = |s: &str| dir.path().join(s).display().to_string();
+    let (code, out, err) = facegate(&[
+        "--json",
+        "enroll",
+        &p("photos"),
+        "--out",
+        &p("g.fgal"),
+        "--fpir",
+        "1e-3",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: Value = serde_json::from_str(out.trim()).expect("json");
+    let config = facegate::vision::VisionConfig::default();
+    let want = config.gallery_threshold(2, 1e-3).expect("measured");
+    let got = v["threshold"].as_f64().expect("threshold") as f32;
+    assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+    assert!(got > config.default_threshold());
+    let stored = Gallery::load(&dir.path().join("g.fgal"), &Policy::default())
+        .expect("gallery")
+        .header()
+        .threshold;
+    assert_eq!(stored, got);
+
+    let (code, _, err) = facegate(&[
+        "enroll",
+        &p("photos"),
+        "--out",
+        &p("h.fgal"),
+        "--fpir",
+        "1e-4",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no 1:N thresholds were measured"), "{err}");
+    assert!(!dir.path().join("h.fgal").exists());
+}

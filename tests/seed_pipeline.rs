@@ -187,11 +187,65 @@ fn every_embedder_refuses_a_batch_with_a_wrong_size_crop() {
         let wrong = AlignedFace {
             size: good.size + 8,
             bgr: vec![0.0; 3 * (good.size + 8) * (good.size + 8)],
+            more: Vec::new(),
         };
         assert!(
             embedder.embed(&[good.clone(), wrong]).is_empty(),
             "{kind}: a batch with a {}-pixel crop was embedded",
             good.size + 8
         );
+    }
+}
+
+/// A fused embedder's score is the weighted mean of its members' cosines on
+/// real photos (the rule `scripts/fusion_cv.py` fits and reports), and its
+/// embedding holds every member's template.
+#[test]
+fn fused_scores_are_the_weighted_mean_of_the_members() {
+    use facegate::vision::{
+        Backend, DetectorConfig, Embedding, LoadOptions, Precision, pipeline::load_embedder,
+    };
+    let options = LoadOptions::new(
+        Backend::default(),
+        Precision::default(),
+        DetectorConfig::default(),
+    );
+    let vision = common::vision(Backend::default(), DetectorConfig::default());
+    let ids = common::shared_data().join("id-photos-wikimedia");
+    let faces: Vec<_> = ["person_a_1.jpg", "person_a_2.jpg", "person_b_1.jpg"]
+        .iter()
+        .map(|p| {
+            let img = facegate::vision::picture::load(&ids.join(p)).expect("photo");
+            let d = vision.largest_face(&img, p).expect("face").detection;
+            (img, d)
+        })
+        .collect();
+    let embed = |kind: EmbedderKind| -> Vec<Embedding> {
+        let e = load_embedder(kind, &common::models(), &options).expect("embedder");
+        faces
+            .iter()
+            .map(|(img, d)| {
+                let crop = e.align(img, d).expect("crop");
+                e.embed(&[crop]).pop().expect("embedding")
+            })
+            .collect()
+    };
+    for fused in [EmbedderKind::SfaceDlib, EmbedderKind::SfaceFacenetDlib] {
+        let rule = fused.rule().expect("a fusion");
+        let whole = embed(fused);
+        let members: Vec<(Vec<Embedding>, f32)> = rule
+            .members
+            .iter()
+            .map(|&(name, w)| (embed(name.parse().expect("member")), w))
+            .collect();
+        assert_eq!(whole[0].0.len(), fused.info().dim, "{fused}");
+        for (i, j) in [(0, 1), (0, 2), (1, 2)] {
+            let mean: f32 = members.iter().map(|(e, w)| w * e[i].cosine(&e[j])).sum();
+            let got = whole[i].cosine(&whole[j]);
+            assert!(
+                (got - mean).abs() < 1e-5,
+                "{fused} {i}~{j}: {got} vs {mean}"
+            );
+        }
     }
 }

@@ -116,41 +116,50 @@ pub fn identification(
 }
 
 /// Runs one trial: enrols `gallery_size` identities drawn by `seed` from
-/// those with two or more photos of which one has a face (their first such
-/// photo enrolled), and searches every other photo. `person[i]` is photo i's
-/// identity, `embedding[i]` its unit vector (`None`: no face). Appends to
-/// `out`; false when fewer identities than `gallery_size` qualify.
+/// those with `templates` + 1 photos or more of which `templates` have a
+/// face (their first such photos enrolled, a person's score the best of
+/// them), and searches every other photo. `person[i]` is photo i's identity,
+/// `embedding[i]` its unit vector (`None`: no face). Appends to `out`; false
+/// when fewer identities than `gallery_size` qualify.
 pub fn trial(
     person: &[usize],
     embedding: &[Option<&[f32]>],
     gallery_size: usize,
+    templates: usize,
     seed: u64,
     out: &mut Searches,
 ) -> bool {
+    let templates = templates.max(1);
     let mut photos: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
     for (i, p) in person.iter().enumerate() {
         photos.entry(*p).or_default().push(i);
     }
-    // Eligible: two photos or more, one with a face (enrolled: the first).
-    let mut eligible: Vec<(usize, usize)> = photos
+    let mut eligible: Vec<(usize, Vec<usize>)> = photos
         .iter()
-        .filter(|(_, list)| list.len() >= 2)
-        .filter_map(|(p, list)| Some((*p, *list.iter().find(|&&i| embedding[i].is_some())?)))
+        .filter(|(_, list)| list.len() > templates)
+        .map(|(p, list)| {
+            let with_face = list.iter().copied().filter(|&i| embedding[i].is_some());
+            (*p, with_face.take(templates).collect::<Vec<_>>())
+        })
+        .filter(|(_, enrolled)| enrolled.len() == templates)
         .collect();
     if eligible.len() < gallery_size || gallery_size == 0 {
         return false;
     }
     shuffle(&mut eligible, seed);
     eligible.truncate(gallery_size);
-    let enrolled: std::collections::HashMap<usize, usize> = eligible.iter().copied().collect();
+    let enrolled: std::collections::HashSet<usize> = eligible
+        .iter()
+        .flat_map(|(_, e)| e.iter().copied())
+        .collect();
+    let members: std::collections::HashSet<usize> = eligible.iter().map(|(p, _)| *p).collect();
     let gallery: Vec<(usize, usize, &[f32])> = eligible
         .iter()
-        .filter_map(|&(p, i)| Some((p, i, embedding[i]?)))
+        .flat_map(|(p, list)| list.iter().filter_map(|&i| Some((*p, i, embedding[i]?))))
         .collect();
     for (i, p) in person.iter().enumerate() {
-        let mate = enrolled.get(p);
-        if mate == Some(&i) {
-            continue; // the enrolment photo itself
+        if enrolled.contains(&i) {
+            continue; // an enrolment photo itself
         }
         let best = embedding[i].and_then(|probe| {
             gallery
@@ -158,14 +167,14 @@ pub fn trial(
                 .map(|(who, photo, t)| (*who, *photo, dot(probe, t)))
                 .max_by(|a, b| a.2.total_cmp(&b.2))
         });
-        match (mate, best) {
-            (Some(_), Some((who, _, score))) if who == *p => out.mated.push(score),
-            (Some(_), _) => out.mated.push(f32::NEG_INFINITY),
-            (None, Some((_, photo, score))) => {
+        match (members.contains(p), best) {
+            (true, Some((who, _, score))) if who == *p => out.mated.push(score),
+            (true, _) => out.mated.push(f32::NEG_INFINITY),
+            (false, Some((_, photo, score))) => {
                 out.non_mated.push(score);
                 out.false_matches.push((i, photo, score));
             }
-            (None, None) => out.non_mated.push(f32::NEG_INFINITY),
+            (false, None) => out.non_mated.push(f32::NEG_INFINITY),
         }
     }
     true
@@ -215,7 +224,7 @@ mod tests {
         let person = [0, 0, 1, 1, 2, 2, 3];
         let emb: Vec<Option<&[f32]>> = e.iter().map(|v| Some(&v[..])).collect();
         let mut s = Searches::default();
-        assert!(trial(&person, &emb, 3, 1, &mut s));
+        assert!(trial(&person, &emb, 3, 1, 1, &mut s));
         assert_eq!(s.mated.len(), 3);
         let mut mated = s.mated.clone();
         mated.sort_by(|a, b| b.total_cmp(a));
@@ -238,7 +247,7 @@ mod tests {
         let p = id.points[0];
         assert!(p.extrapolated && p.measured_fpir == 0.0);
         assert!((p.fnir - 2.0 / 3.0).abs() < 1e-9);
-        assert!(!trial(&person, &emb, 4, 1, &mut s), "only 3 eligible");
+        assert!(!trial(&person, &emb, 4, 1, 1, &mut s), "only 3 eligible");
     }
 
     #[test]
@@ -247,9 +256,34 @@ mod tests {
         let person = [0, 0, 1];
         let emb: Vec<Option<&[f32]>> = vec![Some(&a[..]), None, None];
         let mut s = Searches::default();
-        assert!(trial(&person, &emb, 1, 7, &mut s));
+        assert!(trial(&person, &emb, 1, 1, 7, &mut s));
         assert_eq!(s.mated, vec![f32::NEG_INFINITY]);
         assert_eq!(s.non_mated, vec![f32::NEG_INFINITY]);
+    }
+
+    #[test]
+    fn several_templates_score_a_person_by_the_best() {
+        // Person 0 enrolled at 0° and 60°, probed at 50°: 10° from the second
+        // template. Person 1 (two photos) is too few for two templates: its
+        // photos are non-mated probes.
+        let e: Vec<[f32; 2]> = [0.0f32, 60.0, 50.0, 170.0, 175.0]
+            .iter()
+            .map(|d| unit(d.to_radians()))
+            .collect();
+        let person = [0, 0, 0, 1, 1];
+        let emb: Vec<Option<&[f32]>> = e.iter().map(|v| Some(&v[..])).collect();
+        let mut s = Searches::default();
+        assert!(trial(&person, &emb, 1, 2, 1, &mut s));
+        assert_eq!(s.mated.len(), 1);
+        assert!((s.mated[0] - 10f32.to_radians().cos()).abs() < 1e-6);
+        assert_eq!(s.non_mated.len(), 2);
+        assert!(
+            !trial(&person, &emb, 2, 2, 1, &mut s),
+            "person 1 has 2 photos"
+        );
+        let mut one = Searches::default();
+        assert!(trial(&person, &emb, 1, 1, 1, &mut one));
+        assert_eq!(one.mated.len(), 2, "one template: two probes");
     }
 
     #[test]

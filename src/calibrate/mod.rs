@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+pub mod embeddings;
 pub mod identification;
 pub mod liveness;
 

@@ -9,7 +9,7 @@ use indicatif::ProgressBar;
 use serde_json::json;
 
 use super::gallery::{Trust, edit};
-use facegate::calibrate::{self, identification as ident};
+use facegate::calibrate::{self, embeddings::Embeddings, identification as ident};
 use facegate::enroll;
 use facegate::vision::{Embedding, Subject, Vision, picture};
 
@@ -27,15 +27,26 @@ pub struct CalibrateArgs<'a> {
     pub min_photos: usize,
     pub scores: Option<&'a Path>,
     pub scores_out: Option<&'a Path>,
+    /// Each photo's embedding is read from (and what is computed written
+    /// to) this file (`calibrate::embeddings`).
+    pub embeddings: Option<&'a Path>,
+    /// The system the models named make, as an embeddings file names it.
+    pub source: String,
     /// 1:N mode: gallery sizes to simulate (empty: the 1:1 pairs mode).
     pub gallery_sizes: &'a [usize],
     pub trials: usize,
+    /// 1:N: photos enrolled per person (the gallery keeps several).
+    pub templates: usize,
     /// Which face of each photo is scored.
     pub subject: Subject,
 }
 
 /// The pairs to score: photos (relative to `dir`) and (i, j, same).
 type PairPlan = (Vec<String>, Vec<(usize, usize, bool)>);
+
+/// Scored pairs, and (photos embedded, photos without a face) when the
+/// models ran.
+type Scored = (Vec<calibrate::ScoredPair>, Option<(usize, usize)>);
 
 fn plan_pairs(dir: &Path, a: &CalibrateArgs) -> Result<PairPlan> {
     if let Some(pairs_file) = a.pairs {
@@ -95,11 +106,65 @@ fn list_photos(dir: &Path, a: &CalibrateArgs) -> Result<(Vec<String>, Vec<usize>
 }
 
 /// The embedding of each photo (relative to `dir`): its `subject` face, `None`
-/// (reported) without a usable one.
+/// without a usable one. With `--embeddings FILE`, the photos the file holds
+/// are read from it; the others are computed, only when the file is of this
+/// run's models, and written back.
 fn embed(
-    vision: &Vision,
+    vision: impl FnOnce() -> Result<Vision>,
     dir: &Path,
     photos: &[String],
+    a: &CalibrateArgs,
+) -> Result<Vec<Option<Embedding>>> {
+    let mut file = match a.embeddings {
+        Some(path) => Embeddings::read(path).map_err(anyhow::Error::msg)?,
+        None => None,
+    }
+    .unwrap_or_else(|| Embeddings::new(a.source.clone()));
+    let missing: Vec<&String> = photos
+        .iter()
+        .filter(|p| !file.rows.contains_key(*p))
+        .collect();
+    if !missing.is_empty() {
+        if file.source != a.source {
+            bail!(
+                "the embeddings file is of \"{}\", not of this run's models (\"{}\"), \
+                 and lacks {} of the photos ({} …)",
+                file.source,
+                a.source,
+                missing.len(),
+                missing[0]
+            );
+        }
+        let vision = vision()?;
+        for (rel, e) in missing
+            .iter()
+            .zip(compute(&vision, dir, &missing, a.subject))
+        {
+            file.rows.insert((*rel).clone(), e.map(|e| e.0));
+        }
+        if let Some(path) = a.embeddings {
+            file.write(path)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    Ok(photos
+        .iter()
+        .map(|p| {
+            file.rows
+                .get(p)
+                .cloned()
+                .flatten()
+                .map(Embedding::normalised)
+        })
+        .collect())
+}
+
+/// Runs the models on `photos` (relative to `dir`), reporting those without
+/// a usable face.
+fn compute(
+    vision: &Vision,
+    dir: &Path,
+    photos: &[&String],
     subject: Subject,
 ) -> Vec<Option<Embedding>> {
     let bar = ProgressBar::new(photos.len() as u64);
@@ -128,13 +193,13 @@ fn embed(
 /// Embeds every photo and scores the planned pairs (NaN where a photo had no
 /// face); also returns (photos embedded, photos without a face).
 fn score_pairs(
-    vision: &Vision,
+    vision: impl FnOnce() -> Result<Vision>,
     dir: &Path,
     plan: PairPlan,
-    subject: Subject,
-) -> (Vec<calibrate::ScoredPair>, Option<(usize, usize)>) {
+    a: &CalibrateArgs,
+) -> Result<Scored> {
     let (photos, pairs) = plan;
-    let embeddings = embed(vision, dir, &photos, subject);
+    let embeddings = embed(vision, dir, &photos, a)?;
     let failed = embeddings.iter().filter(|e| e.is_none()).count();
     let scored = pairs
         .into_iter()
@@ -148,7 +213,7 @@ fn score_pairs(
             },
         })
         .collect();
-    (scored, Some((photos.len() - failed, failed)))
+    Ok((scored, Some((photos.len() - failed, failed))))
 }
 
 pub fn calibrate(
@@ -166,7 +231,7 @@ pub fn calibrate(
         ),
         (None, Some(dir)) => {
             let plan = plan_pairs(dir, &a)?;
-            score_pairs(&vision()?, dir, plan, a.subject)
+            score_pairs(vision, dir, plan, &a)?
         }
         (None, None) => bail!("give a photo folder or --scores FILE"),
     };
@@ -254,7 +319,7 @@ fn identification(
         bail!("--gallery takes the threshold of one --gallery-size; give one");
     }
     let (photos, persons) = list_photos(dir, &a)?;
-    let embeddings = embed(&vision()?, dir, &photos, a.subject);
+    let embeddings = embed(vision, dir, &photos, &a)?;
     let no_face = embeddings.iter().filter(|e| e.is_none()).count();
     let views: Vec<Option<&[f32]>> = embeddings
         .iter()
@@ -264,9 +329,18 @@ fn identification(
     for &n in a.gallery_sizes {
         let mut searches = ident::Searches::default();
         for t in 0..a.trials.max(1) {
-            if !ident::trial(&persons, &views, n, t as u64 + 1, &mut searches) {
+            if !ident::trial(
+                &persons,
+                &views,
+                n,
+                a.templates,
+                t as u64 + 1,
+                &mut searches,
+            ) {
                 bail!(
-                    "a gallery of {n} needs {n} people with two photos or more (one with a face) in {}",
+                    "a gallery of {n} needs {n} people with {} photos or more ({} with a face) in {}",
+                    a.templates.max(1) + 1,
+                    a.templates.max(1),
                     dir.display()
                 );
             }

@@ -147,6 +147,9 @@ pub struct EnrollArgs<'a> {
     pub update: Option<&'a Path>,
     pub report: Option<&'a Path>,
     pub threshold: Option<f32>,
+    /// Raise the threshold to the one measured for this FPIR at the
+    /// gallery's size (`VisionConfig::gallery_threshold`).
+    pub fpir: Option<f64>,
     /// Device public keys (`*.x25519`) to encrypt the people to.
     pub encrypt_to: Option<&'a Path>,
     pub trust: Trust<'a>,
@@ -167,6 +170,16 @@ pub fn enroll(vision: &Vision, a: EnrollArgs, as_json: bool) -> Result<()> {
             p.header().model_id,
             info.model_id,
             info.name
+        );
+    }
+    if let Some(f) = a.fpir
+        && vision.config.gallery_threshold(1, f).is_none()
+    {
+        bail!(
+            "--fpir {f}: no 1:N thresholds were measured for {} + {} (measured: 1e-2 and \
+             1e-3 with retinaface + sface); give --threshold instead",
+            vision.config.detector,
+            vision.config.embedder
         );
     }
     let threshold = a
@@ -204,6 +217,13 @@ pub fn enroll(vision: &Vision, a: EnrollArgs, as_json: bool) -> Result<()> {
         }
     })?;
     bar.finish_and_clear();
+    let mut gallery = gallery;
+    if let Some(t) = a
+        .fpir
+        .and_then(|f| vision.config.gallery_threshold(gallery.persons().len(), f))
+    {
+        gallery.body.header.threshold = threshold.max(t);
+    }
     save(&gallery, a.out, a.trust.sign)?;
     if let Some(path) = a.report {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
@@ -213,7 +233,7 @@ pub fn enroll(vision: &Vision, a: EnrollArgs, as_json: bool) -> Result<()> {
     if as_json {
         println!(
             "{}",
-            json!({"gallery": a.out, "version": gallery.header().version, "persons": gallery.persons().len(), "enrolled": enrolled, "reused": reused, "skipped": skipped, "failed": failed, "report": report})
+            json!({"gallery": a.out, "version": gallery.header().version, "persons": gallery.persons().len(), "threshold": gallery.header().threshold, "enrolled": enrolled, "reused": reused, "skipped": skipped, "failed": failed, "report": report})
         );
         return Ok(());
     }
@@ -256,7 +276,7 @@ pub fn enroll(vision: &Vision, a: EnrollArgs, as_json: bool) -> Result<()> {
         );
     }
     println!(
-        "{}: {} people, {} templates, version {} ({enrolled} enrolled, {reused} reused, {skipped} skipped, {failed} failed)",
+        "{}: {} people, {} templates, version {}, threshold {:.3} ({enrolled} enrolled, {reused} reused, {skipped} skipped, {failed} failed)",
         a.out.display(),
         gallery.persons().len(),
         gallery
@@ -264,7 +284,8 @@ pub fn enroll(vision: &Vision, a: EnrollArgs, as_json: bool) -> Result<()> {
             .iter()
             .map(|p| p.templates.len())
             .sum::<usize>(),
-        gallery.header().version
+        gallery.header().version,
+        gallery.header().threshold
     );
     Ok(())
 }

@@ -210,8 +210,9 @@ impl Terminal {
             Some(e) => warn!(%e, "camera not available yet; retrying"),
             None => info!(camera = %camera.describe(), "camera open"),
         }
-        let decider = Decider::new(config.decision, gallery.header().threshold)
-            .with_liveness(config.liveness.rule());
+        let threshold = config.match_threshold(gallery.header().threshold, gallery.persons().len());
+        let decider =
+            Decider::new(config.decision, threshold).with_liveness(config.liveness.rule());
         let terminal = Self {
             opened: started,
             updates,
@@ -253,7 +254,10 @@ impl Terminal {
         self.time_floor
             .raise(gallery.header().created_unix.saturating_mul(1000));
         (self.index, self.fingerprint) = Index::take(&mut gallery);
-        self.decider.set_threshold(gallery.header().threshold);
+        self.decider.set_threshold(
+            self.config
+                .match_threshold(gallery.header().threshold, gallery.persons().len()),
+        );
         self.gallery = gallery;
     }
 

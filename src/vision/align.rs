@@ -95,6 +95,9 @@ pub struct AlignedFace {
     pub size: usize,
     /// `[3, size, size]` planes: blue, green, red.
     pub bgr: Vec<f32>,
+    /// The other members' crops of a fused embedder
+    /// ([`crate::vision::fusion`]); empty for a single model.
+    pub more: Vec<AlignedFace>,
 }
 
 impl AlignedFace {
@@ -105,6 +108,15 @@ impl AlignedFace {
         crops
             .iter()
             .all(|c| c.size == size && c.bgr.len() == 3 * size * size)
+    }
+
+    /// This crop alone, without the other members' crops.
+    pub fn without_more(&self) -> AlignedFace {
+        AlignedFace {
+            size: self.size,
+            bgr: self.bgr.clone(),
+            more: Vec::new(),
+        }
     }
 
     /// The crop as an 8-bit RGB image (for inspection).
@@ -157,7 +169,11 @@ pub fn warp(img: &RgbImage, inverse: &Similarity, size: usize) -> AlignedFace {
             }
         }
     }
-    AlignedFace { size, bgr }
+    AlignedFace {
+        size,
+        bgr,
+        more: Vec::new(),
+    }
 }
 
 #[cfg(test)]

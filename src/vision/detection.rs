@@ -74,6 +74,15 @@ impl Subject {
     }
 }
 
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Subject::Largest => "largest",
+            Subject::Central => "central",
+        })
+    }
+}
+
 impl std::str::FromStr for Subject {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

@@ -13,6 +13,8 @@ pub mod dlib;
 pub mod embedding;
 mod error;
 pub mod facenet;
+pub mod flip;
+pub mod fusion;
 mod kernels;
 pub mod layers;
 pub mod minifasnet;
@@ -22,6 +24,7 @@ pub mod pipeline;
 pub mod quantize;
 pub mod retinaface;
 pub mod sface;
+pub mod thresholds;
 pub mod weights;
 pub mod yunet;
 

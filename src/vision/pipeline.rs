@@ -12,8 +12,8 @@ use super::embedding::{Embedder, EmbedderInfo, Embedding};
 use super::quantize::Precision;
 use super::skeleton_load;
 use super::{
-    Backend, FaceError, Int8Weights, ModelError, ModelPaths, dlib, facenet, mtcnn, retinaface,
-    sface, yunet,
+    Backend, FaceError, Int8Weights, ModelError, ModelPaths, dlib, facenet, flip, fusion, mtcnn,
+    retinaface, sface, yunet,
 };
 
 /// The face detectors facegate has.
@@ -42,6 +42,12 @@ pub enum EmbedderKind {
     Facenet,
     /// dlib's ResNet-29, 128-D, with its 5-point shape predictor and chip.
     Dlib,
+    /// SFace and dlib, scores fused ([`fusion::SFACE_DLIB`]).
+    #[serde(rename = "sface+dlib")]
+    SfaceDlib,
+    /// SFace, FaceNet and dlib, scores fused ([`fusion::SFACE_FACENET_DLIB`]).
+    #[serde(rename = "sface+facenet+dlib")]
+    SfaceFacenetDlib,
 }
 
 impl DetectorKind {
@@ -64,10 +70,12 @@ impl DetectorKind {
 
 impl EmbedderKind {
     /// Every embedder.
-    pub const ALL: [EmbedderKind; 3] = [
+    pub const ALL: [EmbedderKind; 5] = [
         EmbedderKind::Sface,
         EmbedderKind::Facenet,
         EmbedderKind::Dlib,
+        EmbedderKind::SfaceDlib,
+        EmbedderKind::SfaceFacenetDlib,
     ];
 
     /// What it declares (known without loading it).
@@ -76,6 +84,17 @@ impl EmbedderKind {
             EmbedderKind::Sface => &sface::INFO,
             EmbedderKind::Facenet => &facenet::INFO,
             EmbedderKind::Dlib => &dlib::INFO,
+            EmbedderKind::SfaceDlib => &fusion::SFACE_DLIB.info,
+            EmbedderKind::SfaceFacenetDlib => &fusion::SFACE_FACENET_DLIB.info,
+        }
+    }
+
+    /// The fusion rule of a fused embedder.
+    pub fn rule(self) -> Option<&'static fusion::Rule> {
+        match self {
+            EmbedderKind::SfaceDlib => Some(&fusion::SFACE_DLIB),
+            EmbedderKind::SfaceFacenetDlib => Some(&fusion::SFACE_FACENET_DLIB),
+            EmbedderKind::Sface | EmbedderKind::Facenet | EmbedderKind::Dlib => None,
         }
     }
 
@@ -124,33 +143,8 @@ pub struct VisionConfig {
     pub detector: DetectorKind,
     /// The face embedder.
     pub embedder: EmbedderKind,
-}
-
-/// Cosine thresholds calibrated for a detector and an embedder together: an
-/// embedder's scores depend on the crops its detector's landmarks give
-/// (SFace scores run higher on RetinaFace's than on YuNet's, for which
-/// OpenCV chose 0.363). Each has the false-accept rate on LFW's impostor
-/// pairs that the embedder's default has with YuNet (README, *Models*).
-/// Other pairs use the embedder's default.
-const CALIBRATED: [(DetectorKind, EmbedderKind, f32); 1] = [(
-    DetectorKind::Retinaface,
-    EmbedderKind::Sface,
-    RETINAFACE_SFACE,
-)];
-
-/// SFace with RetinaFace's crops: at 0.373 it accepts 777 of LFW's 952 814
-/// impostor pairs (2 photos per person; FAR 8.2e-4), as 0.363 does with
-/// YuNet's, and 97.6 % of the 1196 genuine pairs (YuNet: 94.7 %).
-const RETINAFACE_SFACE: f32 = 0.373;
-
-impl VisionConfig {
-    /// The cosine threshold a new gallery gets with these models.
-    pub fn default_threshold(self) -> f32 {
-        CALIBRATED
-            .iter()
-            .find(|(d, e, _)| (*d, *e) == (self.detector, self.embedder))
-            .map_or(self.embedder.info().default_threshold, |c| c.2)
-    }
+    /// Average each embedding with the mirrored crop's ([`flip`]).
+    pub flip: bool,
 }
 
 /// How to load the models.
@@ -221,7 +215,35 @@ pub fn load_embedder(
         EmbedderKind::Sface => Box::new(sface::SFaceEmbedder::load(paths, options)?),
         EmbedderKind::Facenet => Box::new(facenet::FaceNetEmbedder::load(paths, options)?),
         EmbedderKind::Dlib => Box::new(dlib::DlibEmbedder::load(paths, options)?),
+        EmbedderKind::SfaceDlib | EmbedderKind::SfaceFacenetDlib => {
+            load_fused(kind, paths, options)?
+        }
     })
+}
+
+/// Loads a fused embedder's members.
+fn load_fused(
+    kind: EmbedderKind,
+    paths: &ModelPaths,
+    options: &LoadOptions,
+) -> Result<Box<dyn Embedder>, ModelError> {
+    let rule = kind
+        .rule()
+        .ok_or_else(|| ModelError::Mismatch(format!("{kind} is not a fusion")))?;
+    let members = rule
+        .members
+        .iter()
+        .map(|&(name, weight)| {
+            let member: EmbedderKind = name.parse().map_err(ModelError::Mismatch)?;
+            if member.rule().is_some() {
+                return Err(ModelError::Mismatch(format!(
+                    "{kind}: member {member} is fused"
+                )));
+            }
+            Ok((load_embedder(member, paths, options)?, weight))
+        })
+        .collect::<Result<_, ModelError>>()?;
+    Ok(Box::new(fusion::FusedEmbedder::new(&rule.info, members)))
 }
 
 impl Vision {
@@ -233,7 +255,10 @@ impl Vision {
     ) -> Result<Self, ModelError> {
         Ok(Self {
             detector: load_detector(config.detector, paths, options)?,
-            embedder: load_embedder(config.embedder, paths, options)?,
+            embedder: match load_embedder(config.embedder, paths, options)? {
+                e if config.flip => Box::new(flip::FlipAveraged(e)),
+                e => e,
+            },
             config,
         })
     }
