@@ -114,11 +114,7 @@ fn main() {
     let mut setups = Vec::new();
     for detector in DetectorKind::ALL {
         for embedder in EmbedderKind::ALL {
-            let vision = VisionConfig {
-                detector,
-                embedder,
-                flip: false,
-            };
+            let vision = VisionConfig { detector, embedder };
             for precision in Precision::ALL {
                 if vision != VisionConfig::default() && precision != Precision::default() {
                     continue;

@@ -50,8 +50,8 @@ sets=(
     "johns|dlib-johns|$data/dlib-johns|johns|largest|"
     "ids|id-photos-wikimedia|$ids|ids|largest|"
 )
-# embedder:precision[:flip], each on every set (flip: flip-averaged embeddings)
-singles=(sface:int8 sface:fp32 dlib:int8 dlib:fp32 facenet:int8 sface:int8:flip)
+# embedder:precision, each on every set
+singles=(sface:int8 sface:fp32 dlib:int8 dlib:fp32 facenet:int8)
 # fused embedder | members (their int8 runs)
 fusions=("sface+dlib|sface dlib" "sface+facenet+dlib|sface facenet dlib")
 
@@ -79,18 +79,18 @@ echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for entry in "${sets[@]}"; do
     IFS='|' read -r slug name dir folder subject args <<<"$entry"
     for single in "${singles[@]}"; do
-        IFS=: read -r embedder precision flip <<<"$single"
-        tag=$embedder-$precision${flip:+-flip}
+        IFS=: read -r embedder precision <<<"$single"
+        tag=$embedder-$precision
         tsv=$work/$slug-$tag.tsv
         if [ ! -s "$tsv" ]; then
             # shellcheck disable=SC2086
-            "$bin" --json --precision "$precision" --embedder "$embedder" ${flip:+--flip} \
-                calibrate "$dir" --subject "$subject" $args \
-                --embeddings "$work/emb-$folder-$tag.tsv" --scores-out "$tsv" >/dev/null 2>&1
+            "$bin" --json --precision "$precision" --embedder "$embedder" calibrate "$dir" \
+                --subject "$subject" $args --embeddings "$work/emb-$folder-$tag.tsv" \
+                --scores-out "$tsv" >/dev/null 2>&1
         fi
         plot=
         [ "$single" != sface:int8 ] || plot=$slug-sface-int8
-        scored "$name, facegate $embedder $precision${flip:+, flip-averaged}" "$tsv" "$plot"
+        scored "$name, facegate $embedder $precision" "$tsv" "$plot"
     done
     for fusion in "${fusions[@]}"; do
         IFS='|' read -r fused members <<<"$fusion"
@@ -127,16 +127,15 @@ echo "### 1:N on LFW (central face; 5 seeded galleries per size, one photo per p
 echo
 echo "| system | errata | gallery | mated / non-mated searches | rank-1 miss | FNIR @ FPIR 1e-2 (threshold) | FNIR @ FPIR 1e-3 (threshold) |"
 echo "|---|---|---:|---:|---:|---:|---:|"
-# Each system's embeddings of every LFW photo (int8 runs; flip-averaging
-# only in the pairs tables: it doubles the embedding time of 9518 photos).
+# Each system's embeddings of every LFW photo (int8 runs).
 systems=()
 for single in "${singles[@]}"; do
-    IFS=: read -r embedder precision flip <<<"$single"
-    [ "$precision" = int8 ] && [ -z "$flip" ] || continue
-    file=$work/emb-lfw-$embedder-int8${flip:+-flip}.tsv
-    "$bin" --json --embedder "$embedder" ${flip:+--flip} calibrate "$lfw" --subject central \
+    IFS=: read -r embedder precision <<<"$single"
+    [ "$precision" = int8 ] || continue
+    file=$work/emb-lfw-$embedder-int8.tsv
+    "$bin" --json --embedder "$embedder" calibrate "$lfw" --subject central \
         --embeddings "$file" --identification --gallery-size 100 --trials 1 >/dev/null 2>&1
-    systems+=("facegate $embedder int8${flip:+, flip-averaged}|$file")
+    systems+=("facegate $embedder int8|$file")
 done
 "$FACEGATE_DLIB_PYTHON" scripts/accuracy_dlib.py "$lfw" central "$work/emb-lfw-dlib-reference.tsv" 2>/dev/null
 for fusion in "${fusions[@]}"; do

@@ -241,11 +241,9 @@ impl Config {
             && config.vision.gallery_threshold(1, f).is_none()
         {
             return Err(invalid(format!(
-                "[decision]: no 1:N thresholds were measured for fpir {f} with {} + {}{} \
+                "[decision]: no 1:N thresholds were measured for fpir {f} with {} + {} \
                  (measured: fpir 1e-2 and 1e-3, README *Accuracy*); set threshold instead",
-                config.vision.detector,
-                config.vision.embedder,
-                if config.vision.flip { ", flip" } else { "" }
+                config.vision.detector, config.vision.embedder
             )));
         }
         let floor = config.min_threshold();

@@ -36,10 +36,6 @@ struct Cli {
     /// Face embedder (default: the board config's `[vision]`, else sface).
     #[arg(long, global = true)]
     embedder: Option<EmbedderKind>,
-    /// Average each face's embedding with its mirror image's (default: the
-    /// board config's `[vision] flip`, else off).
-    #[arg(long, global = true)]
-    flip: bool,
     /// Largest detector input, WIDTHxHEIGHT; larger images are scaled down.
     #[arg(long, global = true, default_value = "640x480", value_parser = parse_size)]
     input_size: (u32, u32),
@@ -462,7 +458,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let kinds = VisionConfig {
         detector: cli.detector.unwrap_or_default(),
         embedder: cli.embedder.unwrap_or_default(),
-        flip: cli.flip,
     };
     let options = LoadOptions::new(cli.backend, cli.precision, config);
     let vision = || Vision::load(&paths, kinds, &options);
@@ -560,10 +555,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 scores_out: opt(scores_out),
                 embeddings: opt(embeddings),
                 source: format!(
-                    "facegate {} {}{} {} {subject} {}",
+                    "facegate {} {} {} {subject} {}",
                     kinds.detector,
                     kinds.embedder,
-                    if kinds.flip { " flip" } else { "" },
                     cli.precision,
                     facegate::gallery::keys::hex(&kinds.embedder.info().weights_sha256[..8])
                 ),
@@ -601,7 +595,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let models = cli::run::Models {
                 detector: cli.detector,
                 embedder: cli.embedder,
-                flip: cli.flip,
             };
             return cli::run::run(config, models, cli.threads.is_some(), json);
         }

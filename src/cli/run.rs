@@ -26,13 +26,11 @@ pub fn init_logging() {
 
 /// Runs the terminal described by `config_path` until SIGTERM/SIGINT or the
 /// end of a replayed camera.
-/// `--detector`/`--embedder`/`--flip` given on the command line, over `[vision]`.
+/// `--detector`/`--embedder` given on the command line, over `[vision]`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Models {
     pub detector: Option<DetectorKind>,
     pub embedder: Option<EmbedderKind>,
-    /// `--flip`: flip-averaged embeddings whatever `[vision] flip` says.
-    pub flip: bool,
 }
 
 pub fn run(
@@ -49,7 +47,6 @@ pub fn run(
     if let Some(e) = models.embedder {
         config.vision.embedder = e;
     }
-    config.vision.flip |= models.flip;
     if let (Some(n), false) = (config.terminal.threads, threads_from_cli) {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)

@@ -13,7 +13,6 @@ pub mod dlib;
 pub mod embedding;
 mod error;
 pub mod facenet;
-pub mod flip;
 pub mod fusion;
 mod kernels;
 pub mod layers;

@@ -12,7 +12,7 @@ use super::embedding::{Embedder, EmbedderInfo, Embedding};
 use super::quantize::Precision;
 use super::skeleton_load;
 use super::{
-    Backend, FaceError, Int8Weights, ModelError, ModelPaths, dlib, facenet, flip, fusion, mtcnn,
+    Backend, FaceError, Int8Weights, ModelError, ModelPaths, dlib, facenet, fusion, mtcnn,
     retinaface, sface, yunet,
 };
 
@@ -143,8 +143,6 @@ pub struct VisionConfig {
     pub detector: DetectorKind,
     /// The face embedder.
     pub embedder: EmbedderKind,
-    /// Average each embedding with the mirrored crop's ([`flip`]).
-    pub flip: bool,
 }
 
 /// How to load the models.
@@ -255,10 +253,7 @@ impl Vision {
     ) -> Result<Self, ModelError> {
         Ok(Self {
             detector: load_detector(config.detector, paths, options)?,
-            embedder: match load_embedder(config.embedder, paths, options)? {
-                e if config.flip => Box::new(flip::FlipAveraged(e)),
-                e => e,
-            },
+            embedder: load_embedder(config.embedder, paths, options)?,
             config,
         })
     }

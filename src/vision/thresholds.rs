@@ -50,12 +50,9 @@ impl VisionConfig {
     /// gallery of `people` with these models: interpolated in log(size)
     /// between the measured sizes, the smallest's below them, extrapolated
     /// along the last slope above them. `None` where nothing was measured
-    /// (other models, flip-averaged embeddings, another FPIR).
+    /// (other models, another FPIR).
     pub fn gallery_threshold(self, people: usize, fpir: f64) -> Option<f32> {
         let column = FPIRS.iter().position(|f| (f - fpir).abs() < fpir * 1e-6)?;
-        if self.flip {
-            return None;
-        }
         let (_, _, rows) = ONE_TO_N
             .iter()
             .find(|(d, e, _)| (*d, *e) == (self.detector, self.embedder))?;
@@ -83,8 +80,6 @@ mod tests {
         assert!(t(1000, 1e-2) < t(1000, 1e-3));
         assert!(t(100, 1e-2) > c.default_threshold(), "1:N is stricter");
         assert_eq!(c.gallery_threshold(100, 1e-4), None);
-        let flip = VisionConfig { flip: true, ..c };
-        assert_eq!(flip.gallery_threshold(100, 1e-3), None);
         let other = VisionConfig {
             embedder: EmbedderKind::Facenet,
             ..c
