@@ -176,15 +176,8 @@ fn facegate(args: &[&str]) -> (i32, String, String) {
 #[test]
 fn cli_enrol_sign_identify_and_verify() {
     let dir = common::TempDir::new("cli-gallery");
+    common::alice_and_bob(dir.path());
     let ids = common::shared_data().join("id-photos-wikimedia");
-    for (person, file) in [("Alice", "person_a_1.jpg"), ("Bob", "person_b_1.jpg")] {
-        std::fs::create_dir_all(dir.path().join("photos").join(person)).expect("mkdir");
-        std::fs::copy(
-            ids.join(file),
-            dir.path().join("photos").join(person).join(file),
-        )
-        .expect("copy");
-    }
     let p = |s: &str| dir.path().join(s).display().to_string();
     let (code, _, err) = facegate(&["keygen", "--out", &p("site")]);
     assert_eq!(code, 0, "{err}");
@@ -296,12 +289,7 @@ fn cli_enrol_sign_identify_and_verify() {
 #[test]
 fn enrol_for_a_target_fpir_stores_the_gallery_size_threshold() {
     let dir = common::TempDir::new("enroll-fpir");
-    let ids = common::shared_data().join("id-photos-wikimedia");
-    for (person, file) in [("Alice", "person_a_1.jpg"), ("Bob", "person_b_1.jpg")] {
-        let d = dir.path().join("photos").join(person);
-        std::fs::create_dir_all(&d).expect("mkdir");
-        std::fs::copy(ids.join(file), d.join(file)).expect("copy");
-    }
+    common::alice_and_bob(dir.path());
     let p = |s: &str| dir.path().join(s).display().to_string();
     let (code, out, err) = facegate(&[
         "--json",

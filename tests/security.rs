@@ -38,12 +38,7 @@ fn ok(args: &[&str]) -> String {
 /// CRC recomputed, written unsigned — what anyone holding a copy can make.
 fn site(tag: &str) -> common::TempDir {
     let dir = common::TempDir::new(tag);
-    let ids = common::shared_data().join("id-photos-wikimedia");
-    for (person, file) in [("Alice", "person_a_1.jpg"), ("Bob", "person_b_1.jpg")] {
-        let d = dir.path().join("photos").join(person);
-        std::fs::create_dir_all(&d).expect("mkdir");
-        std::fs::copy(ids.join(file), d.join(file)).expect("copy");
-    }
+    common::alice_and_bob(dir.path());
     let p = |s: &str| dir.path().join(s).display().to_string();
     std::fs::create_dir_all(dir.path().join("keys")).expect("mkdir");
     ok(&["keygen", "--out", &p("site")]);

@@ -79,6 +79,17 @@ impl Drop for TempDir {
     }
 }
 
+/// `root/photos/{Alice,Bob}/`: one ID photo each (Macron's and Ardern's
+/// first), the folder-of-folders `enroll` takes.
+pub fn alice_and_bob(root: &Path) {
+    let ids = shared_data().join("id-photos-wikimedia");
+    for (person, file) in [("Alice", "person_a_1.jpg"), ("Bob", "person_b_1.jpg")] {
+        let d = root.join("photos").join(person);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        std::fs::copy(ids.join(file), d.join(file)).expect("copy");
+    }
+}
+
 /// Image files (sorted) in `dir`.
 pub fn images_in(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
