@@ -20,33 +20,19 @@ import math
 import os
 import sys
 
+import embeddings_file
 import face_recognition
 import numpy as np
 
-MAGIC = "# facegate embeddings 1"
-
 
 def read_embeddings(path, source):
-    rows = {}
+    """The photos already in `path` (a file of `source`), as arrays."""
     if not os.path.exists(path):
-        return rows
-    with open(path) as f:
-        lines = f.read().splitlines()
-    if lines[:2] != [MAGIC, f"# source: {source}"]:
-        raise SystemExit(f"{path}: not an embeddings file of {source!r}")
-    for line in lines[2:]:
-        photo, values = line.split("\t")
-        rows[photo] = np.array([float(v) for v in values.split()]) if values else None
-    return rows
-
-
-def write_embeddings(path, source, rows):
-    with open(path + ".tmp", "w") as f:
-        f.write(f"{MAGIC}\n# source: {source}\n")
-        for photo in sorted(rows):
-            v = rows[photo]
-            f.write(photo + "\t" + ("" if v is None else " ".join(repr(float(x)) for x in v)) + "\n")
-    os.replace(path + ".tmp", path)
+        return {}
+    found, rows = embeddings_file.read(path)
+    if found != source:
+        raise SystemExit(f"{path}: embeddings of {found!r}, not {source!r}")
+    return {p: None if v is None else np.array(v) for p, v in rows.items()}
 
 
 def subject_box(boxes, shape, subject):
@@ -82,7 +68,7 @@ def main():
         if (i + 1) % 500 == 0:
             print(f"{i + 1}/{len(todo)} photos", file=sys.stderr)
     if todo:
-        write_embeddings(emb_path, source, rows)
+        embeddings_file.write(emb_path, source, rows)
     missing = sum(1 for p in photos if rows[p] is None)
     print(f"dlib: {len(photos)} photos, {missing} without a face", file=sys.stderr)
     if pairs is None:

@@ -37,6 +37,7 @@ import json
 import math
 import os
 
+import embeddings_file
 import numpy as np
 
 
@@ -57,39 +58,26 @@ def write(path, pairs, scores):
             f.write(f"{a}\t{b}\t{int(same)}\t{s}\n")
 
 
-MAGIC = "# facegate embeddings 1"
-
-
-def read_embeddings(path):
-    with open(path) as f:
-        lines = f.read().splitlines()
-    if lines[0] != MAGIC:
-        raise SystemExit(f"{path}: not an embeddings file")
-    rows = {}
-    for line in lines[2:]:
-        photo, values = line.split("\t")
-        rows[photo] = [float(v) for v in values.split()] if values else None
-    return lines[1][len("# source: "):], rows
+def fused_row(members, photo):
+    """The members' unit embeddings of `photo`, each times sqrt(weight),
+    side by side; None where one found no face."""
+    parts = []
+    for _, w, _, rows in members:
+        v = rows[photo]
+        if v is None:
+            return None
+        norm = math.sqrt(sum(x * x for x in v)) or 1.0
+        parts += [x / norm * math.sqrt(w) for x in v]
+    return parts
 
 
 def fuse_embeddings(runs, weights, out):
-    members = [(name, w) + read_embeddings(path) for (name, path), w in zip(runs.items(), weights)]
+    members = [(name, w) + embeddings_file.read(path)
+               for (name, path), w in zip(runs.items(), weights)]
     photos = set.intersection(*(set(rows) for _, _, _, rows in members))
     source = "fused " + " ".join(f"{name}:{w}" for name, w, _, _ in members) + " of " + \
         "; ".join(src for _, _, src, _ in members)
-    with open(out + ".tmp", "w") as f:
-        f.write(f"{MAGIC}\n# source: {source}\n")
-        for photo in sorted(photos):
-            parts = []
-            for _, w, _, rows in members:
-                v = rows[photo]
-                if v is None:
-                    parts = None
-                    break
-                norm = math.sqrt(sum(x * x for x in v)) or 1.0
-                parts += [x / norm * math.sqrt(w) for x in v]
-            f.write(photo + "\t" + ("" if parts is None else " ".join(repr(x) for x in parts)) + "\n")
-    os.replace(out + ".tmp", out)
+    embeddings_file.write(out, source, {p: fused_row(members, p) for p in photos})
 
 
 def fuse(members, weights, idx):
