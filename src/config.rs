@@ -237,14 +237,11 @@ impl Config {
             .door
             .validate()
             .map_err(|e| invalid(format!("[door]: {e}")))?;
-        if let Some(f) = config.decision.fpir
-            && config.vision.gallery_threshold(1, f).is_none()
-        {
-            return Err(invalid(format!(
-                "[decision]: no 1:N thresholds were measured for fpir {f} with {} + {} \
-                 (measured: fpir 1e-2 and 1e-3, README *Accuracy*); set threshold instead",
-                config.vision.detector, config.vision.embedder
-            )));
+        if let Some(f) = config.decision.fpir {
+            config
+                .vision
+                .check_fpir(f)
+                .map_err(|m| invalid(format!("[decision]: {m}; set threshold instead")))?;
         }
         let floor = config.min_threshold();
         if !(-1.0..=1.0).contains(&floor) {

@@ -172,15 +172,11 @@ pub fn enroll(vision: &Vision, a: EnrollArgs, as_json: bool) -> Result<()> {
             info.name
         );
     }
-    if let Some(f) = a.fpir
-        && vision.config.gallery_threshold(1, f).is_none()
-    {
-        bail!(
-            "--fpir {f}: no 1:N thresholds were measured for {} + {} (measured: 1e-2 and \
-             1e-3 with retinaface + sface); give --threshold instead",
-            vision.config.detector,
-            vision.config.embedder
-        );
+    if let Some(f) = a.fpir {
+        vision
+            .config
+            .check_fpir(f)
+            .map_err(|m| anyhow::anyhow!("--fpir: {m}; give --threshold instead"))?;
     }
     let threshold = a
         .threshold
@@ -209,7 +205,7 @@ pub fn enroll(vision: &Vision, a: EnrollArgs, as_json: bool) -> Result<()> {
         previous,
         ..Default::default()
     };
-    let (gallery, report) = enroll::enroll(vision, a.photos, base, &options, |f| {
+    let (mut gallery, report) = enroll::enroll(vision, a.photos, base, &options, |f| {
         bar.set_message(f.person.clone());
         bar.inc(1);
         if let Outcome::Failed(reason) = &f.outcome {
@@ -217,7 +213,6 @@ pub fn enroll(vision: &Vision, a: EnrollArgs, as_json: bool) -> Result<()> {
         }
     })?;
     bar.finish_and_clear();
-    let mut gallery = gallery;
     if let Some(t) = a
         .fpir
         .and_then(|f| vision.config.gallery_threshold(gallery.persons().len(), f))

@@ -110,15 +110,6 @@ impl AlignedFace {
             .all(|c| c.size == size && c.bgr.len() == 3 * size * size)
     }
 
-    /// This crop alone, without the other members' crops.
-    pub fn without_more(&self) -> AlignedFace {
-        AlignedFace {
-            size: self.size,
-            bgr: self.bgr.clone(),
-            more: Vec::new(),
-        }
-    }
-
     /// The crop as an 8-bit RGB image (for inspection).
     pub fn to_rgb(&self) -> RgbImage {
         let n = self.size;

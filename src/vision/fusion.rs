@@ -107,17 +107,16 @@ impl Embedder for FusedEmbedder {
         }
         let mut out = vec![Vec::with_capacity(self.info.dim); crops.len()];
         for (i, (member, weight)) in self.members.iter().enumerate() {
-            let own: Vec<AlignedFace> = crops
-                .iter()
-                .map(|c| {
-                    if i == 0 {
-                        c.without_more()
-                    } else {
-                        c.more[i - 1].clone()
-                    }
-                })
-                .collect();
-            let embedded = member.embed(&own);
+            // The first member's crops are the ones given (a single model
+            // reads only their pixels); the others' are copied out of `more`.
+            let others: Vec<AlignedFace>;
+            let own = if i == 0 {
+                crops
+            } else {
+                others = crops.iter().map(|c| c.more[i - 1].clone()).collect();
+                &others
+            };
+            let embedded = member.embed(own);
             if embedded.len() != crops.len() {
                 return Vec::new();
             }

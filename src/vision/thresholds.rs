@@ -62,6 +62,19 @@ impl VisionConfig {
         let slope = (at(hi) - at(lo)) / ((hi.0 as f32).ln() - (lo.0 as f32).ln());
         Some(at(lo) + slope * (x - (lo.0 as f32).ln()))
     }
+
+    /// Whether [`VisionConfig::gallery_threshold`] knows `fpir` for these
+    /// models; the error says what was measured.
+    pub fn check_fpir(self, fpir: f64) -> Result<(), String> {
+        match self.gallery_threshold(1, fpir) {
+            Some(_) => Ok(()),
+            None => Err(format!(
+                "no 1:N thresholds were measured for fpir {fpir} with {} + {} (measured: \
+                 fpir 1e-2 and 1e-3 with retinaface + sface, README *Accuracy*)",
+                self.detector, self.embedder
+            )),
+        }
+    }
 }
 
 #[cfg(test)]
